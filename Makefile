@@ -1,0 +1,35 @@
+# dingtoken: `make test` is what CI runs.
+GO ?= go
+# Modules nested in this repository (bench/, examples with their own go.mod);
+# their dependencies never reach users of the library.
+NESTED := $(patsubst ./%/go.mod,%,$(shell find . -mindepth 2 -name go.mod -not -path './.git/*'))
+
+.PHONY: all deps test bench fuzz
+
+all: test
+
+# memcached is needed by the tests, which start their own on a free port.
+deps:
+	@if ! command -v memcached >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing memcached"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq memcached >/dev/null; \
+		else \
+			echo "memcached is missing: install it (Debian/Ubuntu: sudo apt-get install memcached; macOS: brew install memcached)"; \
+			exit 1; \
+		fi; \
+	fi
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	@for m in $(NESTED); do \
+		echo "== $$m"; \
+		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...) || exit 1; \
+	done
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@for m in $(NESTED); do \
+		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; \
+	done

@@ -1,0 +1,172 @@
+package dingtoken
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Where DingTalk's APIs live; the Endpoint fields default to these.
+const (
+	DefaultEndpoint       = "https://api.dingtalk.com"  // the new API (v1.0, v2.0)
+	DefaultLegacyEndpoint = "https://oapi.dingtalk.com" // the legacy API
+)
+
+// AppCredentials fetch an internal app's token from the new API:
+// POST {Endpoint}/v1.0/oauth2/accessToken.
+//
+// Use a pointer; the methods are on *AppCredentials so that the [Manager]
+// finds its cache entry without building the key on every call.
+type AppCredentials struct {
+	ClientID     string // the app's Client ID (formerly AppKey)
+	ClientSecret string // the app's Client Secret (formerly AppSecret)
+
+	Endpoint   string       // if empty, DefaultEndpoint is used
+	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
+	Logger     *slog.Logger // if nil, nothing is logged
+}
+
+// Key returns "app:" and the client ID.
+func (c *AppCredentials) Key() string { return "app:" + c.ClientID }
+
+// Fetch gets a token from DingTalk.
+func (c *AppCredentials) Fetch(ctx context.Context) (Token, error) {
+	body := map[string]string{"appKey": c.ClientID, "appSecret": c.ClientSecret}
+	return fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/accessToken",
+		body, c.Key(), c.Logger, c.ClientSecret)
+}
+
+// LegacyAppCredentials fetch an internal app's token from the legacy API:
+// GET {Endpoint}/gettoken?appkey=&appsecret=. The token is the same one the
+// new API hands out, so both kinds share the cache key "app:<AppKey>".
+type LegacyAppCredentials struct {
+	AppKey    string
+	AppSecret string
+
+	Endpoint   string       // if empty, DefaultLegacyEndpoint is used
+	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
+	Logger     *slog.Logger // if nil, nothing is logged
+}
+
+// Key returns "app:" and the app key.
+func (c *LegacyAppCredentials) Key() string { return "app:" + c.AppKey }
+
+// Fetch gets a token from DingTalk. The secret travels in the URL, so every
+// error is scrubbed of it.
+func (c *LegacyAppCredentials) Fetch(ctx context.Context) (Token, error) {
+	q := url.Values{"appkey": {c.AppKey}, "appsecret": {c.AppSecret}}
+	u := endpoint(c.Endpoint, DefaultLegacyEndpoint) + "/gettoken?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return Token{}, fetchError(c.Key(), err, c.AppSecret, q.Get("appsecret"))
+	}
+	return doFetch(req, httpClient(c.HTTPClient), c.Key(), c.Logger, c.AppSecret, q.Get("appsecret"))
+}
+
+// CorpCredentials fetch the token of a corp that authorised an ISV suite
+// (a third-party app): POST {Endpoint}/v1.0/oauth2/corpAccessToken.
+// Every fetch gets a new token from DingTalk.
+type CorpCredentials struct {
+	SuiteKey    string
+	SuiteSecret string
+	AuthCorpID  string
+	// SuiteTicket returns the latest suite ticket, which DingTalk pushes to
+	// the suite's callback every few hours.
+	SuiteTicket func(ctx context.Context) (string, error)
+
+	Endpoint   string       // if empty, DefaultEndpoint is used
+	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
+	Logger     *slog.Logger // if nil, nothing is logged
+}
+
+// Key returns "corp:<SuiteKey>:<AuthCorpID>".
+func (c *CorpCredentials) Key() string { return "corp:" + c.SuiteKey + ":" + c.AuthCorpID }
+
+// Fetch gets a token from DingTalk, asking SuiteTicket for the ticket first.
+func (c *CorpCredentials) Fetch(ctx context.Context) (Token, error) {
+	if c.SuiteTicket == nil {
+		return Token{}, fmt.Errorf("dingtoken: fetch %s: CorpCredentials.SuiteTicket is nil", c.Key())
+	}
+	ticket, err := c.SuiteTicket(ctx)
+	if err != nil {
+		return Token{}, fetchError(c.Key(), fmt.Errorf("getting the suite ticket: %w", err), c.SuiteSecret)
+	}
+	body := map[string]string{
+		"suiteKey": c.SuiteKey, "suiteSecret": c.SuiteSecret,
+		"authCorpId": c.AuthCorpID, "suiteTicket": ticket,
+	}
+	return fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/corpAccessToken",
+		body, c.Key(), c.Logger, c.SuiteSecret, ticket)
+}
+
+// fetchJSON POSTs body to a new-API token endpoint.
+func fetchJSON(ctx context.Context, client *http.Client, u string, body map[string]string, key string, logger *slog.Logger, secrets ...string) (Token, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return Token{}, fetchError(key, err, secrets...)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
+	if err != nil {
+		return Token{}, fetchError(key, err, secrets...)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return doFetch(req, httpClient(client), key, logger, secrets...)
+}
+
+// doFetch sends a token request and reads its answer. Expiry counts from
+// before the request went out, so a slow answer cannot make a token outlive
+// what DingTalk granted.
+func doFetch(req *http.Request, client *http.Client, key string, logger *slog.Logger, secrets ...string) (Token, error) {
+	start := time.Now()
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return Token{}, fetchError(key, err, secrets...)
+	}
+	value, expireIn, err := readTokenResponse(resp)
+	if err != nil {
+		return Token{}, fetchError(key, err, secrets...)
+	}
+	return newToken(value, expireIn, start, key, logger), nil
+}
+
+// fetchError prefixes err with the key and scrubs the secrets from it. An
+// APIError is returned as it is, so that errors.As finds it at the top.
+func fetchError(key string, err error, secrets ...string) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr == err {
+		return err
+	}
+	err = redactError(err, secrets...)
+	if strings.HasPrefix(err.Error(), "dingtoken: ") {
+		return fmt.Errorf("dingtoken: fetch %s: %w", key, unprefixed{err})
+	}
+	return fmt.Errorf("dingtoken: fetch %s: %w", key, err)
+}
+
+// unprefixed prints a wrapped dingtoken error without its repeated prefix.
+type unprefixed struct{ error }
+
+func (u unprefixed) Error() string { return strings.TrimPrefix(u.error.Error(), "dingtoken: ") }
+func (u unprefixed) Unwrap() error { return u.error }
+
+func endpoint(configured, fallback string) string {
+	if configured == "" {
+		return fallback
+	}
+	return strings.TrimSuffix(configured, "/")
+}
+
+func httpClient(c *http.Client) *http.Client {
+	if c == nil {
+		return defaultRetryClient()
+	}
+	return c
+}

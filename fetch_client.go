@@ -1,0 +1,102 @@
+package dingtoken
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Retry limits of the client [NewRetryClient] builds: at most
+// TokenRetryMax retries, waits growing from TokenRetryWaitMin to
+// TokenRetryWaitMax with jitter, about 5 s of waiting in all.
+const (
+	TokenRetryMax     = 3
+	TokenRetryWaitMin = 500 * time.Millisecond
+	TokenRetryWaitMax = 2500 * time.Millisecond
+
+	// maxRetryAfter caps how long a Retry-After header can make us wait.
+	maxRetryAfter = 10 * time.Second
+)
+
+// NewRetryClient returns the HTTP client the credentials types use for
+// DingTalk's token endpoints when their HTTPClient is nil, sending through
+// base (nil: a pooled transport of its own).
+//
+// It retries network errors, HTTP 5xx and 429 and the legacy errcode -1
+// ("system busy"), with jittered exponential backoff that honours
+// Retry-After. It never retries bad credentials, and it logs nothing.
+func NewRetryClient(base http.RoundTripper) *http.Client {
+	c := retryablehttp.NewClient()
+	c.Logger = nil // the default logger prints every request to stderr
+	c.RetryMax = TokenRetryMax
+	c.RetryWaitMin = TokenRetryWaitMin
+	c.RetryWaitMax = TokenRetryWaitMax
+	c.CheckRetry = retryTokenRequest
+	c.Backoff = tokenBackoff
+	// Hand the last answer to the caller, which turns it into an APIError,
+	// instead of retryablehttp's "giving up" error that quotes the URL.
+	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	if base != nil {
+		c.HTTPClient.Transport = base
+	}
+	return &http.Client{Transport: retryTransport{&retryablehttp.RoundTripper{Client: c}}}
+}
+
+// retryTransport lets http.Client.CloseIdleConnections reach the pooled
+// connections underneath the retries.
+type retryTransport struct{ *retryablehttp.RoundTripper }
+
+func (t retryTransport) CloseIdleConnections() { t.Client.HTTPClient.CloseIdleConnections() }
+
+var defaultRetryClient = sync.OnceValue(func() *http.Client { return NewRetryClient(nil) })
+
+// retryTokenRequest is a [retryablehttp.CheckRetry]: the default policy, plus
+// the legacy endpoint's errcode -1, which comes with HTTP 200.
+func retryTokenRequest(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	retry, rerr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	if retry || rerr != nil || resp == nil || resp.StatusCode != http.StatusOK {
+		return retry, rerr
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	resp.Body.Close()
+	// The caller reads the same bytes again; a read error surfaces there.
+	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{readErr}))
+	if readErr != nil {
+		return false, nil
+	}
+	apiErr := parseAPIError(resp.StatusCode, body)
+	return apiErr != nil && apiErr.Code == "-1", nil
+}
+
+// errReader returns err (or io.EOF when nil) from every Read.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	return 0, io.EOF
+}
+
+// tokenBackoff is a [retryablehttp.Backoff]: Retry-After when DingTalk sends
+// one with 429 or 503 (capped), otherwise exponential with jitter in the
+// upper half of each step, so that replicas retrying together spread out.
+func tokenBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+			return time.Duration(min(s, int(maxRetryAfter/time.Second))) * time.Second
+		}
+	}
+	step := lo << attempt
+	if step <= 0 || step > hi {
+		step = hi
+	}
+	return step/2 + rand.N(step/2+1)
+}

@@ -1,0 +1,11 @@
+module github.com/dingtoken/dingtoken
+
+go 1.26.8
+
+require (
+	github.com/hashicorp/go-retryablehttp v0.7.8
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sync v0.25.0
+)
+
+require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect

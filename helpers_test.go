@@ -1,0 +1,80 @@
+package dingtoken
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dingtoken/dingtoken/dingtalktest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	// The shared retrying client keeps connections to the simulators alive.
+	defaultRetryClient().CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+const (
+	testClientID = "ding-test-app"
+	testSecret   = "app-secret-b7f1c0de9a"
+)
+
+// newSim starts a simulator that knows the test app.
+func newSim(t testing.TB) *dingtalktest.Server {
+	t.Helper()
+	srv := dingtalktest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.AddApp(testClientID, testSecret)
+	return srv
+}
+
+// appCreds fetches the test app's token from srv with the default retrying client.
+func appCreds(srv *dingtalktest.Server) *AppCredentials {
+	return &AppCredentials{ClientID: testClientID, ClientSecret: testSecret, Endpoint: srv.URL}
+}
+
+// logBuffer collects log output from concurrent goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newLogger returns a logger that writes every level into a logBuffer.
+func newLogger() (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+// assertNoSecret fails if text contains any of the secrets.
+func assertNoSecret(t testing.TB, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("%s contains a secret: %q", what, text)
+		}
+	}
+}

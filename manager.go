@@ -1,0 +1,430 @@
+package dingtoken
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for the [Manager]'s fields.
+const (
+	DefaultRefreshAhead   = 10 * time.Minute
+	DefaultRefreshTimeout = 30 * time.Second
+	DefaultStoreTimeout   = time.Second
+)
+
+const (
+	// expiryMargin: a token is no longer handed out this long before its
+	// Expiry (at most a tenth of its lifetime), so it cannot expire in flight.
+	expiryMargin = 10 * time.Second
+	// refreshJitter: each token's refresh-ahead window is shortened by up to
+	// this fraction, so replicas do not all refresh at the same moment.
+	refreshJitter = 0.1
+	// After a failed refresh, callers with no valid token get the same error
+	// for a while instead of a new call to DingTalk: 1 s, doubling to 30 s.
+	minFailureBackoff = time.Second
+	maxFailureBackoff = 30 * time.Second
+	// The cluster refresh lock outlives a normal fetch; a process that finds
+	// it taken waits at most lockWait for the holder's token.
+	lockTTL          = 15 * time.Second
+	lockWait         = 5 * time.Second
+	lockPollInterval = 25 * time.Millisecond
+	// maxFetcherCache bounds the per-Fetcher shortcut to a key's state, so
+	// that a program making a new Fetcher per request does not grow it.
+	maxFetcherCache = 1024
+)
+
+// Manager caches access tokens per [Fetcher] key: in memory (L1) and, with a
+// Store, in a cache shared by every process (L2). It fetches each token once
+// however many callers want it, refreshes it in the background before it
+// expires, and drops it when DingTalk rejects it.
+//
+// The zero Manager is ready to use; set the fields before first use.
+type Manager struct {
+	// Store, if not nil, shares tokens between processes. If it also
+	// implements Locker, one process per cluster fetches a token.
+	Store Store
+	// RefreshAhead is how long before a token expires a background refresh
+	// starts while callers keep getting the current token. If zero,
+	// DefaultRefreshAhead is used; if negative, tokens are refreshed only
+	// when they expire.
+	RefreshAhead time.Duration
+	// RefreshTimeout bounds one refresh, however long callers wait. If zero,
+	// DefaultRefreshTimeout is used.
+	RefreshTimeout time.Duration
+	// StoreTimeout bounds each Store call. If zero, DefaultStoreTimeout is used.
+	StoreTimeout time.Duration
+	// Logger receives refreshes, failures and store errors; nil is silent.
+	// Tokens and secrets are never logged.
+	Logger *slog.Logger
+
+	mu        sync.Mutex                            // guards byKey and writes of byFetcher
+	byKey     map[string]*keyState                  // lazily initialised
+	byFetcher atomic.Pointer[map[Fetcher]*keyState] // copied on write; pointer Fetchers only
+	flights   singleflight.Group                    // one refresh per key at a time
+	stats     counters
+}
+
+// DefaultManager is the Manager used by a [Transport] whose Manager is nil.
+var DefaultManager = &Manager{}
+
+// keyState is everything the Manager knows about one key.
+type keyState struct {
+	key        string
+	current    atomic.Pointer[entry]   // nil: no token
+	refreshing atomic.Bool             // a background refresh is running
+	failure    atomic.Pointer[failure] // the last refresh failed; nil after a success
+	rejected   atomic.Pointer[string]  // the last token DingTalk rejected; never adopted again
+}
+
+// entry is a token with the moments the Manager acts on, computed once.
+type entry struct {
+	token     Token
+	refreshAt time.Time // from here on, refresh in the background
+	expireAt  time.Time // from here on, do not hand the token out
+}
+
+type failure struct {
+	err     error
+	retryAt time.Time
+	count   int // consecutive failures
+}
+
+// Token returns a valid token for f. From memory it is one atomic load, with
+// no lock and no allocation. Otherwise the caller waits, on its own ctx, for
+// the one refresh of that key, which runs detached from every caller.
+func (m *Manager) Token(ctx context.Context, f Fetcher) (Token, error) {
+	if f == nil {
+		return Token{}, errors.New("dingtoken: nil Fetcher")
+	}
+	ks := m.state(f)
+	if e := ks.current.Load(); e != nil {
+		now := time.Now()
+		if now.Before(e.refreshAt) {
+			m.stats.l1Hits.Add(1)
+			return e.token, nil
+		}
+		if now.Before(e.expireAt) {
+			m.stats.l1Hits.Add(1)
+			m.refreshInBackground(ctx, ks, f, now)
+			return e.token, nil
+		}
+	}
+	return m.waitForRefresh(ctx, ks, f)
+}
+
+// Invalidate drops the token for f if its value is still stale, both here and
+// in the Store, so that the next Token call gets a fresh one. Many callers
+// reporting the same rejected token cause one refresh: only the first finds
+// stale still cached.
+func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
+	if f == nil || stale == "" {
+		return
+	}
+	ks := m.state(f)
+	ks.rejected.Store(&stale)
+	e := ks.current.Load()
+	if e == nil || e.token.Value != stale || !ks.current.CompareAndSwap(e, nil) {
+		return
+	}
+	m.stats.invalidations.Add(1)
+	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
+	if m.Store != nil {
+		sctx, cancel := m.storeContext(ctx)
+		defer cancel()
+		if err := m.Store.Delete(sctx, ks.key, stale); err != nil {
+			m.storeError("delete", ks.key, err)
+		}
+	}
+}
+
+// state returns the keyState for f. Pointer Fetchers are looked up by
+// identity first, which needs neither f.Key() (it may allocate) nor a lock.
+func (m *Manager) state(f Fetcher) *keyState {
+	if byF := m.byFetcher.Load(); byF != nil && isPointer(f) {
+		if ks := (*byF)[f]; ks != nil {
+			return ks
+		}
+	}
+	key := f.Key()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ks := m.byKey[key]
+	if ks == nil {
+		if m.byKey == nil {
+			m.byKey = make(map[string]*keyState)
+		}
+		ks = &keyState{key: key}
+		m.byKey[key] = ks
+	}
+	if old := m.byFetcher.Load(); isPointer(f) && (old == nil || len(*old) < maxFetcherCache) {
+		next := make(map[Fetcher]*keyState, 1+lenOf(old))
+		if old != nil {
+			for k, v := range *old {
+				next[k] = v
+			}
+		}
+		next[f] = ks
+		m.byFetcher.Store(&next)
+	}
+	return ks
+}
+
+func isPointer(f Fetcher) bool { return reflect.TypeOf(f).Kind() == reflect.Pointer }
+
+func lenOf(m *map[Fetcher]*keyState) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+// refreshInBackground starts one refresh of ks unless one is running or the
+// last one failed too recently. Callers never wait for it.
+func (m *Manager) refreshInBackground(ctx context.Context, ks *keyState, f Fetcher, now time.Time) {
+	if fl := ks.failure.Load(); fl != nil && now.Before(fl.retryAt) {
+		return
+	}
+	if !ks.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	m.stats.backgroundRefreshes.Add(1)
+	ch := m.flights.DoChan(ks.key, func() (any, error) { return m.refresh(ctx, ks, f) })
+	go func() {
+		defer ks.refreshing.Store(false)
+		<-ch
+	}()
+}
+
+// waitForRefresh joins (or starts) the refresh of ks and waits for it until
+// ctx is done; the refresh goes on for the other callers either way.
+func (m *Manager) waitForRefresh(ctx context.Context, ks *keyState, f Fetcher) (Token, error) {
+	if fl := ks.failure.Load(); fl != nil && time.Now().Before(fl.retryAt) {
+		return Token{}, fl.err
+	}
+	ch := m.flights.DoChan(ks.key, func() (any, error) { return m.refresh(ctx, ks, f) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Token{}, r.Err
+		}
+		return r.Val.(Token), nil
+	case <-ctx.Done():
+		return Token{}, fmt.Errorf("dingtoken: waiting for the token of %s: %w", ks.key, ctx.Err())
+	}
+}
+
+// refresh gets a token for ks and puts it in L1. It runs inside a
+// singleflight call, detached from the caller that started it, and turns a
+// panic into an error for every waiter.
+func (m *Manager) refresh(caller context.Context, ks *keyState, f Fetcher) (result any, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), m.refreshTimeout())
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			m.stats.fetchErrors.Add(1)
+			err = fmt.Errorf("%w: fetch %s: %v", ErrFetchPanicked, ks.key, r)
+			m.log(slog.LevelError, "dingtoken: fetcher panicked", ks.key, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+		if err != nil {
+			m.recordFailure(ks, err)
+		}
+	}()
+
+	// A refresh that finished just before this one started already did the work.
+	if e := ks.current.Load(); e != nil && time.Now().Before(e.refreshAt) {
+		return e.token, nil
+	}
+	t, err := m.obtain(ctx, ks, f)
+	if err != nil {
+		return nil, err
+	}
+	ks.current.Store(m.newEntry(t, time.Now()))
+	ks.failure.Store(nil)
+	return t, nil
+}
+
+// obtain gets a token from the Store if it has a better one than L1, else
+// from DingTalk, under the cluster lock when the Store has one.
+func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher) (Token, error) {
+	if m.Store == nil {
+		return m.fetch(ctx, ks, f)
+	}
+	if t, ok := m.loadShared(ctx, ks); ok {
+		return t, nil
+	}
+	if locker, ok := m.Store.(Locker); ok {
+		sctx, cancel := m.storeContext(ctx)
+		unlock, locked, err := locker.TryLock(sctx, ks.key, lockTTL)
+		cancel()
+		switch {
+		case err != nil:
+			m.storeError("lock", ks.key, err)
+		case locked:
+			defer unlock()
+			// Another process may have saved a token just before we locked.
+			if t, ok := m.loadShared(ctx, ks); ok {
+				return t, nil
+			}
+		default:
+			if t, ok := m.waitForShared(ctx, ks); ok {
+				return t, nil
+			}
+		}
+	}
+	t, err := m.fetch(ctx, ks, f)
+	if err != nil {
+		return Token{}, err
+	}
+	sctx, cancel := m.storeContext(ctx)
+	defer cancel()
+	if err := m.Store.Save(sctx, ks.key, t); err != nil {
+		m.storeError("save", ks.key, err)
+	}
+	return t, nil
+}
+
+// fetch asks DingTalk, through f, for a token.
+func (m *Manager) fetch(ctx context.Context, ks *keyState, f Fetcher) (Token, error) {
+	m.stats.fetches.Add(1)
+	t, err := f.Fetch(ctx)
+	if err == nil && t.Value == "" {
+		err = fmt.Errorf("%w: the fetcher returned an empty token", ErrMalformedResponse)
+	}
+	if err == nil && !t.Expiry.After(time.Now()) {
+		err = fmt.Errorf("%w: the fetcher returned a token that has already expired", ErrMalformedResponse)
+	}
+	if err != nil {
+		m.stats.fetchErrors.Add(1)
+		if !strings.HasPrefix(err.Error(), "dingtoken: ") {
+			err = fmt.Errorf("dingtoken: fetch %s: %w", ks.key, err)
+		}
+		m.log(slog.LevelWarn, "dingtoken: token fetch failed", ks.key, "err", err)
+		return Token{}, err
+	}
+	m.log(slog.LevelInfo, "dingtoken: fetched a token", ks.key, "expiry", t.Expiry)
+	return t, nil
+}
+
+// loadShared returns the Store's token for ks if it is better than L1's.
+func (m *Manager) loadShared(ctx context.Context, ks *keyState) (Token, bool) {
+	sctx, cancel := m.storeContext(ctx)
+	defer cancel()
+	t, err := m.Store.Load(sctx, ks.key)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			m.storeError("load", ks.key, err)
+		}
+		return Token{}, false
+	}
+	if !m.worthAdopting(ks, t) {
+		return Token{}, false
+	}
+	m.stats.l2Hits.Add(1)
+	return t, true
+}
+
+// worthAdopting reports whether a token from the Store can be handed out and
+// outlives the one in L1. A token DingTalk rejected is never taken back.
+func (m *Manager) worthAdopting(ks *keyState, t Token) bool {
+	now := time.Now()
+	if !now.Before(m.newEntry(t, now).expireAt) {
+		return false
+	}
+	if r := ks.rejected.Load(); r != nil && *r == t.Value {
+		return false
+	}
+	e := ks.current.Load()
+	return e == nil || t.Expiry.After(e.token.Expiry)
+}
+
+// waitForShared polls the Store while another process holds the refresh
+// lock, until its token appears or lockWait passes.
+func (m *Manager) waitForShared(ctx context.Context, ks *keyState) (Token, bool) {
+	m.stats.lockWaits.Add(1)
+	deadline := time.NewTimer(lockWait)
+	defer deadline.Stop()
+	interval := lockPollInterval
+	for {
+		poll := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			poll.Stop()
+			return Token{}, false
+		case <-deadline.C:
+			poll.Stop()
+			m.log(slog.LevelWarn, "dingtoken: the process holding the refresh lock saved no token in time; fetching", ks.key)
+			return Token{}, false
+		case <-poll.C:
+		}
+		if t, ok := m.loadShared(ctx, ks); ok {
+			return t, true
+		}
+		interval = min(interval*2, 400*time.Millisecond)
+	}
+}
+
+// newEntry computes when t must be refreshed and when it stops being handed
+// out. Short-lived tokens get proportionally shorter margins.
+func (m *Manager) newEntry(t Token, now time.Time) *entry {
+	lifetime := t.Expiry.Sub(now)
+	e := &entry{token: t, expireAt: t.Expiry.Add(-min(expiryMargin, lifetime/10))}
+	ahead := m.RefreshAhead
+	if ahead == 0 {
+		ahead = DefaultRefreshAhead
+	}
+	ahead = min(max(ahead, 0), lifetime/2)
+	ahead -= time.Duration(rand.Float64() * refreshJitter * float64(ahead))
+	e.refreshAt = e.expireAt.Add(-ahead)
+	return e
+}
+
+// recordFailure starts or lengthens the backoff after a failed refresh.
+func (m *Manager) recordFailure(ks *keyState, err error) {
+	count := 1
+	if prev := ks.failure.Load(); prev != nil {
+		count = prev.count + 1
+	}
+	backoff := maxFailureBackoff
+	if count < 6 {
+		backoff = min(minFailureBackoff<<(count-1), maxFailureBackoff)
+	}
+	ks.failure.Store(&failure{err: err, retryAt: time.Now().Add(backoff), count: count})
+}
+
+func (m *Manager) refreshTimeout() time.Duration {
+	if m.RefreshTimeout > 0 {
+		return m.RefreshTimeout
+	}
+	return DefaultRefreshTimeout
+}
+
+func (m *Manager) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := m.StoreTimeout
+	if d <= 0 {
+		d = DefaultStoreTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+func (m *Manager) storeError(op, key string, err error) {
+	m.stats.storeErrors.Add(1)
+	m.log(slog.LevelWarn, "dingtoken: store "+op+" failed; carrying on without it", key, "err", err)
+}
+
+func (m *Manager) log(level slog.Level, msg, key string, args ...any) {
+	if m.Logger == nil {
+		return
+	}
+	m.Logger.Log(context.Background(), level, msg, append([]any{"key", key}, args...)...)
+}

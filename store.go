@@ -1,0 +1,117 @@
+package dingtoken
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is returned by [Store.Load] when the store holds no token for
+// the key.
+var ErrNotFound = errors.New("dingtoken: token not in store")
+
+// Store is the shared second-level cache (L2) that lets the processes of a
+// deployment use one token. The [Manager] treats it as best effort: every
+// error is logged and counted, and the manager goes on without it.
+// Implementations must be safe for concurrent use and should return promptly
+// when ctx is done.
+type Store interface {
+	// Load returns the token stored under key, or ErrNotFound.
+	Load(ctx context.Context, key string) (Token, error)
+	// Save stores t under key until t.Expiry.
+	Save(ctx context.Context, key string, t Token) error
+	// Delete removes the token under key only if its value is still stale,
+	// so that a fresh token another process saved meanwhile survives.
+	Delete(ctx context.Context, key string, stale string) error
+}
+
+// Locker is implemented by a [Store] that can hold a short cluster-wide
+// lock. With it, one process of a deployment fetches a token while the
+// others wait for it to appear in the store.
+type Locker interface {
+	// TryLock takes the lock for key for at most ttl without waiting. ok is
+	// false when another holder has it; unlock releases it only if it is
+	// still ours.
+	TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error)
+}
+
+// MemoryStore is a [Store] and [Locker] held in this process's memory. It is
+// meant for tests, and for sharing tokens between Managers of one process.
+// The zero value is ready to use.
+type MemoryStore struct {
+	mu     sync.Mutex
+	tokens map[string]Token    // guarded by mu; lazily initialised
+	locks  map[string]heldLock // guarded by mu; lazily initialised
+}
+
+type heldLock struct {
+	owner string
+	until time.Time
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// Load returns the unexpired token under key, or ErrNotFound.
+func (s *MemoryStore) Load(ctx context.Context, key string) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[key]
+	if !ok || !t.validAt(time.Now()) {
+		return Token{}, ErrNotFound
+	}
+	return t, nil
+}
+
+// Save stores t under key.
+func (s *MemoryStore) Save(ctx context.Context, key string, t Token) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tokens == nil {
+		s.tokens = make(map[string]Token)
+	}
+	s.tokens[key] = t
+	return nil
+}
+
+// Delete removes the token under key if its value is stale.
+func (s *MemoryStore) Delete(ctx context.Context, key string, stale string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[key]; ok && t.Value == stale {
+		delete(s.tokens, key)
+	}
+	return nil
+}
+
+// TryLock takes the lock for key unless another unexpired holder has it.
+func (s *MemoryStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if l, ok := s.locks[key]; ok && now.Before(l.until) {
+		return nil, false, nil
+	}
+	if s.locks == nil {
+		s.locks = make(map[string]heldLock)
+	}
+	owner := newOwnerID()
+	s.locks[key] = heldLock{owner: owner, until: now.Add(ttl)}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.locks[key].owner == owner {
+			delete(s.locks, key)
+		}
+	}, true, nil
+}
+
+// newOwnerID returns a random id that tells lock holders apart.
+func newOwnerID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
