@@ -12,12 +12,13 @@ type Stats struct {
 	Invalidations       uint64 // tokens dropped because DingTalk rejected them
 	StoreErrors         uint64 // Store and Locker calls that failed
 	LockWaits           uint64 // times another process held the refresh lock and we waited for its token
+	Retries             uint64 // requests a Transport sent again with a fresh token after DingTalk rejected theirs
 }
 
 type counters struct {
 	l1Hits, l2Hits, fetches, fetchErrors atomic.Uint64
 	backgroundRefreshes, invalidations   atomic.Uint64
-	storeErrors, lockWaits               atomic.Uint64
+	storeErrors, lockWaits, retries      atomic.Uint64
 }
 
 // Stats returns the Manager's counters.
@@ -32,5 +33,6 @@ func (m *Manager) Stats() Stats {
 		Invalidations:       c.invalidations.Load(),
 		StoreErrors:         c.storeErrors.Load(),
 		LockWaits:           c.lockWaits.Load(),
+		Retries:             c.retries.Load(),
 	}
 }
