@@ -15,48 +15,54 @@ const maxInspect = 64 << 10
 // DingTalk's rejections are a few hundred bytes and arrive in one piece.
 const chunkPeek = 4 << 10
 
-// inspectResponse reports whether resp says DingTalk rejected the token. It
-// reads at most a small JSON body, and only what has already arrived for one
-// of unknown length, then puts the bytes back: the caller of the returned
-// response reads every byte, and Content-Length stays right.
-func inspectResponse(resp *http.Response) (rejected bool) {
-	if !mayBeRejection(resp) {
+// inspectResponse reports whether resp, an answer from the new API or the
+// legacy one, says DingTalk rejected the token. It reads at most a small JSON
+// body, and only what has already arrived for one of unknown length, then
+// puts the bytes back: the caller reads every byte, and Content-Length stays
+// right.
+func inspectResponse(resp *http.Response, newAPI bool) (rejected bool) {
+	if !mayBeRejection(resp, newAPI) {
 		return false
 	}
-	var peek []byte
+	pb := &peekedBody{rest: resp.Body}
+	size := resp.ContentLength
+	if size < 0 {
+		size = chunkPeek
+	}
+	peek := make([]byte, size)
+	var n int
 	var err error
 	if resp.ContentLength >= 0 {
-		peek = make([]byte, resp.ContentLength)
-		var n int
 		n, err = io.ReadFull(resp.Body, peek)
-		peek = peek[:n]
 	} else {
-		peek = make([]byte, chunkPeek)
-		var n int
 		n, err = resp.Body.Read(peek)
-		peek = peek[:n]
 	}
-	if err == io.EOF {
-		err = nil
+	if err != io.EOF {
+		pb.err = err
 	}
-	resp.Body = &peekedBody{prefix: peek, err: err, rest: resp.Body}
-	return isRejection(resp.StatusCode, peek)
+	pb.prefix = peek[:n]
+	resp.Body = pb
+	return isRejection(resp.StatusCode, pb.prefix)
 }
 
 // mayBeRejection filters out, without reading anything, the responses that
 // cannot be a token rejection: legacy rejections are HTTP 200, the new API's
 // 400 or 401, both small JSON.
-func mayBeRejection(resp *http.Response) bool {
+func mayBeRejection(resp *http.Response, newAPI bool) bool {
 	switch resp.StatusCode {
-	case http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized:
+	case http.StatusOK:
+		if newAPI {
+			return false
+		}
+	case http.StatusBadRequest, http.StatusUnauthorized:
 	default:
 		return false
 	}
 	if resp.ContentLength > maxInspect || resp.Body == nil || resp.Body == http.NoBody {
 		return false
 	}
-	ct := resp.Header.Get("Content-Type")
-	return ct == "" || strings.Contains(ct, "json")
+	ct := resp.Header["Content-Type"] // canonical already; Get would check it again
+	return len(ct) == 0 || strings.Contains(ct[0], "json")
 }
 
 // isRejection reports whether a body says the access token is bad: legacy

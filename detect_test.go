@@ -51,7 +51,7 @@ func TestInspectKeepsEveryByte(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			resp := &http.Response{StatusCode: 200, ContentLength: length, Header: http.Header{"Content-Type": {"application/json"}},
 				Body: io.NopCloser(strings.NewReader(body))}
-			if !inspectResponse(resp) {
+			if !inspectResponse(resp, false) {
 				t.Error("a 40014 answer was not recognised")
 			}
 			got, _ := io.ReadAll(resp.Body)
@@ -63,7 +63,7 @@ func TestInspectKeepsEveryByte(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), maxInspect+1)
 	resp := &http.Response{StatusCode: 200, ContentLength: int64(len(big)), Header: http.Header{"Content-Type": {"application/json"}},
 		Body: io.NopCloser(bytes.NewReader(big))}
-	if inspectResponse(resp) {
+	if inspectResponse(resp, false) {
 		t.Error("a body over the inspection limit was inspected")
 	}
 	if got, _ := io.ReadAll(resp.Body); !bytes.Equal(got, big) {

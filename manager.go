@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -68,15 +67,22 @@ type Manager struct {
 	// Tokens and secrets are never logged.
 	Logger *slog.Logger
 
-	mu        sync.Mutex                            // guards byKey and writes of byFetcher
-	byKey     map[string]*keyState                  // lazily initialised
-	byFetcher atomic.Pointer[map[Fetcher]*keyState] // copied on write; pointer Fetchers only
-	flights   singleflight.Group                    // one refresh per key at a time
+	mu        sync.Mutex                                // guards byKey and writes of byFetcher
+	byKey     map[string]*keyState                      // lazily initialised
+	byFetcher atomic.Pointer[map[Fetcher]*fetcherState] // copied on write; pointer Fetchers only
+	last      atomic.Pointer[fetcherState]              // the pointer Fetcher looked up last
+	flights   singleflight.Group                        // one refresh per key at a time
 	stats     counters
 }
 
 // DefaultManager is the Manager used by a [Transport] whose Manager is nil.
 var DefaultManager = &Manager{}
+
+// fetcherState ties a pointer Fetcher to its key's state.
+type fetcherState struct {
+	fetcher Fetcher
+	ks      *keyState
+}
 
 // keyState is everything the Manager knows about one key.
 type keyState struct {
@@ -87,37 +93,39 @@ type keyState struct {
 	rejected   atomic.Pointer[string]  // the last token DingTalk rejected; never adopted again
 }
 
-// entry is a token with the moments the Manager acts on, computed once.
-type entry struct {
-	token     Token
-	refreshAt time.Time // from here on, refresh in the background
-	expireAt  time.Time // from here on, do not hand the token out
-}
-
 type failure struct {
 	err     error
 	retryAt time.Time
 	count   int // consecutive failures
 }
 
-// Token returns a valid token for f. From memory it is one atomic load, with
-// no lock and no allocation. Otherwise the caller waits, on its own ctx, for
-// the one refresh of that key, which runs detached from every caller.
+// Token returns a valid token for f. From memory it is a few atomic loads,
+// with no lock, no clock read and no allocation. Otherwise the caller waits,
+// on its own ctx, for the one refresh of that key, which runs detached from
+// every caller.
 func (m *Manager) Token(ctx context.Context, f Fetcher) (Token, error) {
+	e, err := m.entry(ctx, f)
+	if err != nil {
+		return Token{}, err
+	}
+	return e.token, nil
+}
+
+// entry is Token, returning the cache entry, which a Transport uses.
+func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 	if f == nil {
-		return Token{}, errors.New("dingtoken: nil Fetcher")
+		return nil, errors.New("dingtoken: nil Fetcher")
 	}
 	ks := m.state(f)
 	if e := ks.current.Load(); e != nil {
-		now := time.Now()
-		if now.Before(e.refreshAt) {
-			m.stats.l1Hits.Add(1)
-			return e.token, nil
+		if !e.due.Load() {
+			m.stats.l1Hits.add()
+			return e, nil
 		}
-		if now.Before(e.expireAt) {
-			m.stats.l1Hits.Add(1)
+		if now := time.Now(); now.Before(e.expireAt) {
+			m.stats.l1Hits.add()
 			m.refreshInBackground(ctx, ks, f, now)
-			return e.token, nil
+			return e, nil
 		}
 	}
 	return m.waitForRefresh(ctx, ks, f)
@@ -137,6 +145,7 @@ func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
 	if e == nil || e.token.Value != stale || !ks.current.CompareAndSwap(e, nil) {
 		return
 	}
+	e.stop()
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
 	if m.Store != nil {
@@ -149,13 +158,25 @@ func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
 }
 
 // state returns the keyState for f. Pointer Fetchers are looked up by
-// identity first, which needs neither f.Key() (it may allocate) nor a lock.
+// identity first, which needs neither f.Key() (it may allocate) nor a lock:
+// the last one used, then a map of all.
 func (m *Manager) state(f Fetcher) *keyState {
+	// last only ever holds a pointer Fetcher, so == cannot panic on an
+	// incomparable f.
+	if l := m.last.Load(); l != nil && l.fetcher == f {
+		return l.ks
+	}
 	if byF := m.byFetcher.Load(); byF != nil && isPointer(f) {
-		if ks := (*byF)[f]; ks != nil {
-			return ks
+		if fs := (*byF)[f]; fs != nil {
+			m.last.Store(fs)
+			return fs.ks
 		}
 	}
+	return m.addState(f)
+}
+
+// addState finds or creates the keyState for f's key, under m.mu.
+func (m *Manager) addState(f Fetcher) *keyState {
 	key := f.Key()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -168,21 +189,23 @@ func (m *Manager) state(f Fetcher) *keyState {
 		m.byKey[key] = ks
 	}
 	if old := m.byFetcher.Load(); isPointer(f) && (old == nil || len(*old) < maxFetcherCache) {
-		next := make(map[Fetcher]*keyState, 1+lenOf(old))
+		next := make(map[Fetcher]*fetcherState, 1+lenOf(old))
 		if old != nil {
 			for k, v := range *old {
 				next[k] = v
 			}
 		}
-		next[f] = ks
+		fs := &fetcherState{fetcher: f, ks: ks}
+		next[f] = fs
 		m.byFetcher.Store(&next)
+		m.last.Store(fs)
 	}
 	return ks
 }
 
 func isPointer(f Fetcher) bool { return reflect.TypeOf(f).Kind() == reflect.Pointer }
 
-func lenOf(m *map[Fetcher]*keyState) int {
+func lenOf(m *map[Fetcher]*fetcherState) int {
 	if m == nil {
 		return 0
 	}
@@ -208,19 +231,19 @@ func (m *Manager) refreshInBackground(ctx context.Context, ks *keyState, f Fetch
 
 // waitForRefresh joins (or starts) the refresh of ks and waits for it until
 // ctx is done; the refresh goes on for the other callers either way.
-func (m *Manager) waitForRefresh(ctx context.Context, ks *keyState, f Fetcher) (Token, error) {
+func (m *Manager) waitForRefresh(ctx context.Context, ks *keyState, f Fetcher) (*entry, error) {
 	if fl := ks.failure.Load(); fl != nil && time.Now().Before(fl.retryAt) {
-		return Token{}, fl.err
+		return nil, fl.err
 	}
 	ch := m.flights.DoChan(ks.key, func() (any, error) { return m.refresh(ctx, ks, f) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return Token{}, r.Err
+			return nil, r.Err
 		}
-		return r.Val.(Token), nil
+		return r.Val.(*entry), nil
 	case <-ctx.Done():
-		return Token{}, fmt.Errorf("dingtoken: waiting for the token of %s: %w", ks.key, ctx.Err())
+		return nil, fmt.Errorf("dingtoken: waiting for the token of %s: %w", ks.key, ctx.Err())
 	}
 }
 
@@ -242,16 +265,17 @@ func (m *Manager) refresh(caller context.Context, ks *keyState, f Fetcher) (resu
 	}()
 
 	// A refresh that finished just before this one started already did the work.
-	if e := ks.current.Load(); e != nil && time.Now().Before(e.refreshAt) {
-		return e.token, nil
+	if e := ks.current.Load(); e != nil && !e.due.Load() {
+		return e, nil
 	}
 	t, err := m.obtain(ctx, ks, f)
 	if err != nil {
 		return nil, err
 	}
-	ks.current.Store(m.newEntry(t, time.Now()))
+	e := m.newEntry(t, time.Now()).arm()
+	ks.current.Swap(e).stop()
 	ks.failure.Store(nil)
-	return t, nil
+	return e, nil
 }
 
 // obtain gets a token from the Store if it has a better one than L1, else
@@ -372,21 +396,6 @@ func (m *Manager) waitForShared(ctx context.Context, ks *keyState) (Token, bool)
 		}
 		interval = min(interval*2, 400*time.Millisecond)
 	}
-}
-
-// newEntry computes when t must be refreshed and when it stops being handed
-// out. Short-lived tokens get proportionally shorter margins.
-func (m *Manager) newEntry(t Token, now time.Time) *entry {
-	lifetime := t.Expiry.Sub(now)
-	e := &entry{token: t, expireAt: t.Expiry.Add(-min(expiryMargin, lifetime/10))}
-	ahead := m.RefreshAhead
-	if ahead == 0 {
-		ahead = DefaultRefreshAhead
-	}
-	ahead = min(max(ahead, 0), lifetime/2)
-	ahead -= time.Duration(rand.Float64() * refreshJitter * float64(ahead))
-	e.refreshAt = e.expireAt.Add(-ahead)
-	return e
 }
 
 // recordFailure starts or lengthens the backoff after a failed refresh.

@@ -214,7 +214,7 @@ func TestRefreshAheadNobodyWaits(t *testing.T) {
 	}
 	<-f.started
 	// With a 2 s lifetime the window opens after at most 1 s.
-	waitUntil(t, func() bool { return !time.Now().Before(m.state(f).current.Load().refreshAt) })
+	waitUntil(t, func() bool { return m.state(f).current.Load().due.Load() })
 
 	for range 100 {
 		tok, err := m.Token(ctx, f)
@@ -260,7 +260,7 @@ func TestFailedRefreshIsNotReturnedWhileTokenValid(t *testing.T) {
 	if _, err := m.Token(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return !time.Now().Before(m.state(f).current.Load().refreshAt) })
+	waitUntil(t, func() bool { return m.state(f).current.Load().due.Load() })
 	m.Token(ctx, f) // starts the background refresh, which fails
 	waitUntil(t, func() bool { return m.Stats().FetchErrors == 1 && !m.state(f).refreshing.Load() })
 	for range 1000 {

@@ -61,7 +61,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	m := t.manager()
 	ctx := req.Context()
-	tok, err := m.Token(ctx, t.Fetcher)
+	tok, err := m.entry(ctx, t.Fetcher)
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -71,16 +71,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: reading the request body: %w", err)
 	}
 
-	resp, err := t.send(req, tok.Value, body)
-	if err != nil || !inspectResponse(resp) {
+	resp, err := t.send(req, tok, body)
+	if err != nil || !inspectResponse(resp, isNewAPIPath(req.URL.Path)) {
 		return resp, err
 	}
-	m.Invalidate(ctx, t.Fetcher, tok.Value)
+	m.Invalidate(ctx, t.Fetcher, tok.token.Value)
 	if replay == nil {
 		return resp, nil // the body cannot be sent again; the caller sees DingTalk's answer
 	}
 	discard(resp)
-	fresh, err := m.Token(ctx, t.Fetcher)
+	fresh, err := m.entry(ctx, t.Fetcher)
 	if err != nil {
 		return nil, err
 	}
@@ -88,29 +88,41 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: getting the request body to send again: %w", err)
 	}
 	m.stats.retries.Add(1)
-	return t.send(req, fresh.Value, body)
+	return t.send(req, fresh, body)
 }
 
-// send sends a copy of req with token and body. The copy is needed because a
-// RoundTripper must not modify the request it was given; the caller may
-// reuse it, and http.Client reads it again for redirects.
-func (t *Transport) send(req *http.Request, token string, body io.ReadCloser) (*http.Response, error) {
-	r := req.Clone(req.Context())
+// send sends a copy of req with tok's token and body. The copy is needed
+// because a RoundTripper must not modify the request it was given: the
+// caller may reuse it, and http.Client reads it again for redirects. It is a
+// shallow copy (WithContext) with its own URL or Header, the only parts
+// changed, and costs less than req.Clone.
+func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser) (*http.Response, error) {
+	r := req.WithContext(req.Context())
 	r.Body = body
-	if isNewAPIPath(r.URL.Path) {
-		r.Header.Set("x-acs-dingtalk-access-token", token)
-	} else {
-		if r.URL.RawQuery != "" {
-			r.URL.RawQuery += "&"
+	if isNewAPIPath(req.URL.Path) {
+		r.Header = make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			r.Header[k] = v
 		}
-		r.URL.RawQuery += "access_token=" + token
+		r.Header[tokenHeader] = tok.header
+	} else {
+		u := *req.URL
+		if u.RawQuery == "" {
+			u.RawQuery = tok.query
+		} else {
+			u.RawQuery = u.RawQuery + "&" + tok.query
+		}
+		r.URL = &u
 	}
 	resp, err := t.base().RoundTrip(r)
 	if err != nil {
-		return nil, redactError(err, token)
+		return nil, redactError(err, tok.token.Value)
 	}
 	return resp, nil
 }
+
+// tokenHeader is the new API's token header, in canonical form.
+const tokenHeader = "X-Acs-Dingtalk-Access-Token"
 
 // wantsToken reports whether req goes to DingTalk and needs our token.
 func (t *Transport) wantsToken(req *http.Request) bool {
@@ -175,7 +187,7 @@ func isLoopback(host string) bool {
 // is buffered, up to MaxReplayBody.
 func replayableBody(req *http.Request) (first io.ReadCloser, replay func() (io.ReadCloser, error), err error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return req.Body, func() (io.ReadCloser, error) { return req.Body, nil }, nil
+		return req.Body, noBody, nil
 	}
 	if req.GetBody != nil {
 		return req.Body, req.GetBody, nil
@@ -197,6 +209,8 @@ func replayableBody(req *http.Request) (first io.ReadCloser, replay func() (io.R
 	first, _ = replay()
 	return first, replay, nil
 }
+
+func noBody() (io.ReadCloser, error) { return nil, nil }
 
 // discard reads a little of resp's body, so its connection can be reused,
 // and closes it.

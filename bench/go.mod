@@ -1,0 +1,15 @@
+module github.com/dingtoken/dingtoken/bench
+
+go 1.26.8
+
+require github.com/dingtoken/dingtoken v0.0.0
+
+require (
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // indirect
+	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
+	golang.org/x/oauth2 v0.38.0
+	golang.org/x/sync v0.25.0 // indirect
+)
+
+replace github.com/dingtoken/dingtoken => ../
