@@ -28,8 +28,9 @@ test: deps
 		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...) || exit 1; \
 	done
 
+# Benchmarks of bench/ (a module of its own, so golang.org/x/oauth2 stays out
+# of the library), 5 runs each, summarised into the BENCHMARKS.md table.
+BENCH_COUNT ?= 5
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-	@for m in $(NESTED); do \
-		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; \
-	done
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 30m . | tee bench.out
+	cd bench && $(GO) run ./cmd/benchtable < bench.out

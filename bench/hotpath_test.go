@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +99,3 @@ func BenchmarkManagerToken(b *testing.B) {
 		}
 	})
 }
-
-var _ = strconv.Itoa
