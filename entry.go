@@ -21,6 +21,8 @@ type entry struct {
 
 	header []string // the value of the x-acs-dingtalk-access-token header
 	query  string   // "access_token=<escaped token>"
+
+	stored string // the value as the Store holds it (sealed or not); "" if not stored
 }
 
 // newEntry computes when t must be refreshed and when it stops being handed

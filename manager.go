@@ -63,6 +63,12 @@ type Manager struct {
 	RefreshTimeout time.Duration
 	// StoreTimeout bounds each Store call. If zero, DefaultStoreTimeout is used.
 	StoreTimeout time.Duration
+	// StorePlaintext, if true, puts tokens into the Store as they are, for
+	// programs in other languages that share it. By default the tokens of a
+	// SealingFetcher (every fetcher in this package) are sealed with AES-GCM
+	// under a key derived from the app's secret, so that reading memcached
+	// yields nothing usable.
+	StorePlaintext bool
 	// Logger receives refreshes, failures and store errors; nil is silent.
 	// Tokens and secrets are never logged.
 	Logger *slog.Logger
@@ -91,6 +97,7 @@ type keyState struct {
 	refreshing atomic.Bool             // a background refresh is running
 	failure    atomic.Pointer[failure] // the last refresh failed; nil after a success
 	rejected   atomic.Pointer[string]  // the last token DingTalk rejected; never adopted again
+	sealer     *sealer                 // seals tokens for the Store; nil: stored as they are
 }
 
 type failure struct {
@@ -148,13 +155,7 @@ func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
 	e.stop()
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
-	if m.Store != nil {
-		sctx, cancel := m.storeContext(ctx)
-		defer cancel()
-		if err := m.Store.Delete(sctx, ks.key, stale); err != nil {
-			m.storeError("delete", ks.key, err)
-		}
-	}
+	m.deleteShared(ctx, ks, e)
 }
 
 // state returns the keyState for f. Pointer Fetchers are looked up by
@@ -185,7 +186,7 @@ func (m *Manager) addState(f Fetcher) *keyState {
 		if m.byKey == nil {
 			m.byKey = make(map[string]*keyState)
 		}
-		ks = &keyState{key: key}
+		ks = &keyState{key: key, sealer: m.sealerFor(f, key)}
 		m.byKey[key] = ks
 	}
 	if old := m.byFetcher.Load(); isPointer(f) && (old == nil || len(*old) < maxFetcherCache) {
@@ -232,6 +233,9 @@ func (m *Manager) refreshInBackground(ctx context.Context, ks *keyState, f Fetch
 // waitForRefresh joins (or starts) the refresh of ks and waits for it until
 // ctx is done; the refresh goes on for the other callers either way.
 func (m *Manager) waitForRefresh(ctx context.Context, ks *keyState, f Fetcher) (*entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("dingtoken: token of %s: %w", ks.key, err)
+	}
 	if fl := ks.failure.Load(); fl != nil && time.Now().Before(fl.retryAt) {
 		return nil, fl.err
 	}
@@ -268,54 +272,16 @@ func (m *Manager) refresh(caller context.Context, ks *keyState, f Fetcher) (resu
 	if e := ks.current.Load(); e != nil && !e.due.Load() {
 		return e, nil
 	}
-	t, err := m.obtain(ctx, ks, f)
+	t, stored, err := m.obtain(ctx, ks, f)
 	if err != nil {
 		return nil, err
 	}
-	e := m.newEntry(t, time.Now()).arm()
+	e := m.newEntry(t, time.Now())
+	e.stored = stored
+	e.arm()
 	ks.current.Swap(e).stop()
 	ks.failure.Store(nil)
 	return e, nil
-}
-
-// obtain gets a token from the Store if it has a better one than L1, else
-// from DingTalk, under the cluster lock when the Store has one.
-func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher) (Token, error) {
-	if m.Store == nil {
-		return m.fetch(ctx, ks, f)
-	}
-	if t, ok := m.loadShared(ctx, ks); ok {
-		return t, nil
-	}
-	if locker, ok := m.Store.(Locker); ok {
-		sctx, cancel := m.storeContext(ctx)
-		unlock, locked, err := locker.TryLock(sctx, ks.key, lockTTL)
-		cancel()
-		switch {
-		case err != nil:
-			m.storeError("lock", ks.key, err)
-		case locked:
-			defer unlock()
-			// Another process may have saved a token just before we locked.
-			if t, ok := m.loadShared(ctx, ks); ok {
-				return t, nil
-			}
-		default:
-			if t, ok := m.waitForShared(ctx, ks); ok {
-				return t, nil
-			}
-		}
-	}
-	t, err := m.fetch(ctx, ks, f)
-	if err != nil {
-		return Token{}, err
-	}
-	sctx, cancel := m.storeContext(ctx)
-	defer cancel()
-	if err := m.Store.Save(sctx, ks.key, t); err != nil {
-		m.storeError("save", ks.key, err)
-	}
-	return t, nil
 }
 
 // fetch asks DingTalk, through f, for a token.
@@ -340,64 +306,6 @@ func (m *Manager) fetch(ctx context.Context, ks *keyState, f Fetcher) (Token, er
 	return t, nil
 }
 
-// loadShared returns the Store's token for ks if it is better than L1's.
-func (m *Manager) loadShared(ctx context.Context, ks *keyState) (Token, bool) {
-	sctx, cancel := m.storeContext(ctx)
-	defer cancel()
-	t, err := m.Store.Load(sctx, ks.key)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			m.storeError("load", ks.key, err)
-		}
-		return Token{}, false
-	}
-	if !m.worthAdopting(ks, t) {
-		return Token{}, false
-	}
-	m.stats.l2Hits.Add(1)
-	return t, true
-}
-
-// worthAdopting reports whether a token from the Store can be handed out and
-// outlives the one in L1. A token DingTalk rejected is never taken back.
-func (m *Manager) worthAdopting(ks *keyState, t Token) bool {
-	now := time.Now()
-	if !now.Before(m.newEntry(t, now).expireAt) {
-		return false
-	}
-	if r := ks.rejected.Load(); r != nil && *r == t.Value {
-		return false
-	}
-	e := ks.current.Load()
-	return e == nil || t.Expiry.After(e.token.Expiry)
-}
-
-// waitForShared polls the Store while another process holds the refresh
-// lock, until its token appears or lockWait passes.
-func (m *Manager) waitForShared(ctx context.Context, ks *keyState) (Token, bool) {
-	m.stats.lockWaits.Add(1)
-	deadline := time.NewTimer(lockWait)
-	defer deadline.Stop()
-	interval := lockPollInterval
-	for {
-		poll := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			poll.Stop()
-			return Token{}, false
-		case <-deadline.C:
-			poll.Stop()
-			m.log(slog.LevelWarn, "dingtoken: the process holding the refresh lock saved no token in time; fetching", ks.key)
-			return Token{}, false
-		case <-poll.C:
-		}
-		if t, ok := m.loadShared(ctx, ks); ok {
-			return t, true
-		}
-		interval = min(interval*2, 400*time.Millisecond)
-	}
-}
-
 // recordFailure starts or lengthens the backoff after a failed refresh.
 func (m *Manager) recordFailure(ks *keyState, err error) {
 	count := 1
@@ -416,19 +324,6 @@ func (m *Manager) refreshTimeout() time.Duration {
 		return m.RefreshTimeout
 	}
 	return DefaultRefreshTimeout
-}
-
-func (m *Manager) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := m.StoreTimeout
-	if d <= 0 {
-		d = DefaultStoreTimeout
-	}
-	return context.WithTimeout(ctx, d)
-}
-
-func (m *Manager) storeError(op, key string, err error) {
-	m.stats.storeErrors.Add(1)
-	m.log(slog.LevelWarn, "dingtoken: store "+op+" failed; carrying on without it", key, "err", err)
 }
 
 func (m *Manager) log(level slog.Level, msg, key string, args ...any) {

@@ -375,7 +375,7 @@ func TestStoredTokenIsAdoptedWithItsExpiry(t *testing.T) {
 	store := NewMemoryStore()
 	expiry := time.Now().Add(37 * time.Minute).Truncate(time.Second)
 	store.Save(context.Background(), "app:"+testClientID, Token{Value: "from-l2", Expiry: expiry})
-	m := &Manager{Store: store}
+	m := &Manager{Store: store, StorePlaintext: true} // as another language's program stores it
 	tok, err := m.Token(context.Background(), appCreds(srv))
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +416,7 @@ func TestManagersSharingAStoreFetchOnce(t *testing.T) {
 func TestRejectedTokenIsNotAdoptedFromStore(t *testing.T) {
 	srv := newSim(t)
 	store := NewMemoryStore()
-	m := &Manager{Store: store}
+	m := &Manager{Store: store, StorePlaintext: true}
 	f := appCreds(srv)
 	ctx := context.Background()
 	stale, _ := m.Token(ctx, f)
