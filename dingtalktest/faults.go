@@ -36,6 +36,14 @@ func (s *Server) FailTokenRequests(n int, f Fault) {
 	}
 }
 
+// ClearFaults drops the faults FailTokenRequests queued that have not been
+// used yet.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // nextFault takes the next queued fault, if any.
 func (s *Server) nextFault() (Fault, bool) {
 	s.mu.Lock()

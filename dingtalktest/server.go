@@ -130,6 +130,18 @@ func (s *Server) CurrentToken(clientID string) string {
 	return v
 }
 
+// Tokens returns every token issued so far, for tests that check none of
+// them leaked into a log or an error.
+func (s *Server) Tokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for v := range s.tokens {
+		out = append(out, v)
+	}
+	return out
+}
+
 // Revoke makes a token invalid, as when DingTalk invalidates it early.
 func (s *Server) Revoke(token string) {
 	s.mu.Lock()
