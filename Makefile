@@ -34,3 +34,12 @@ BENCH_COUNT ?= 5
 bench: deps
 	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 30m . | tee bench.out
 	cd bench && $(GO) run ./cmd/benchtable < bench.out
+
+# Each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test`).
+FUZZTIME ?= 60s
+FUZZ_TARGETS := FuzzInspectResponse FuzzParseTokenResponse FuzzStoredValue
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "== $$f"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done

@@ -214,7 +214,7 @@ func decodeMemcacheValue(v []byte) (Token, error) {
 		return Token{}, errors.New("no expiry")
 	}
 	expiry, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil || expiry <= 0 {
+	if err != nil || expiry <= 0 || strconv.FormatInt(expiry, 10) != ms {
 		return Token{}, errors.New("bad expiry")
 	}
 	if value == "" || strings.ContainsFunc(value, func(r rune) bool { return r <= ' ' || r == 0x7f || r == ';' }) {
