@@ -41,5 +41,5 @@ FUZZ_TARGETS := FuzzInspectResponse FuzzParseTokenResponse FuzzStoredValue
 fuzz:
 	@for f in $(FUZZ_TARGETS); do \
 		echo "== $$f"; \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s . || exit 1; \
 	done

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dingtoken/dingtoken/dingtalktest"
+	"github.com/dingtoken/dingtoken/internal/memcachedtest"
 )
 
 func TestFetchBothGenerationsShareOneAppToken(t *testing.T) {
@@ -203,12 +204,7 @@ func TestTokenEndpointRetries(t *testing.T) {
 // TestLegacySecretNeverInErrors: the legacy endpoint carries the secret in
 // its URL, which net/http quotes in every transport error.
 func TestLegacySecretNeverInErrors(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String()
-	l.Close()
+	closed := "http://" + memcachedtest.ClosedAddr(t)
 	for name, client := range map[string]*http.Client{"plain client": {}, "retrying client": nil} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dingtoken/dingtoken/dingtalktest"
+	"github.com/dingtoken/dingtoken/internal/memcachedtest"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -340,20 +341,13 @@ func TestNoTokenMeansTheManagersError(t *testing.T) {
 // TestBaseErrorsNeverShowTheToken: net/http and go-retryablehttp quote the
 // request URL in their errors, and a legacy URL holds the token.
 func TestBaseErrorsNeverShowTheToken(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := memcachedtest.ClosedAddr(t)
 	const token = "tok-must-not-leak-91e2"
 	f := FetcherFunc("leak", func(context.Context) (Token, error) {
 		return Token{Value: token, Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	retrying := retryablehttp.NewClient()
-	retrying.Logger = nil
+	retrying := quickRetries(&http.Client{})
 	retrying.RetryMax = 1
-	retrying.RetryWaitMin, retrying.RetryWaitMax = time.Millisecond, time.Millisecond
 	plain := &http.Transport{}
 	defer plain.CloseIdleConnections()
 	defer retrying.HTTPClient.CloseIdleConnections()
@@ -389,22 +383,35 @@ func TestBaseErrorsNeverShowTheToken(t *testing.T) {
 	}
 }
 
+// flaky serves path on srv with status once, then with body; calls counts.
+func flaky(srv *dingtalktest.Server, path string, status int, body string) *atomic.Int32 {
+	var calls atomic.Int32
+	srv.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(status)
+			return
+		}
+		w.Write([]byte(body))
+	}))
+	return &calls
+}
+
+// quickRetries returns a silent retryablehttp.Client with millisecond waits
+// that sends through c.
+func quickRetries(c *http.Client) *retryablehttp.Client {
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	rc.RetryWaitMin, rc.RetryWaitMax = time.Millisecond, 10*time.Millisecond
+	rc.HTTPClient = c
+	return rc
+}
+
 // TestUnderRetryablehttp: the Transport as the HTTPClient of a
 // retryablehttp.Client, which retries a 503 with the same token.
 func TestUnderRetryablehttp(t *testing.T) {
 	srv := newSim(t)
-	var calls atomic.Int32
-	srv.Handle("/v1.0/flaky", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte(`{"result":"ok"}`))
-	}))
-	rc := retryablehttp.NewClient()
-	rc.Logger = nil
-	rc.RetryWaitMin, rc.RetryWaitMax = time.Millisecond, 10*time.Millisecond
-	rc.HTTPClient = newTestClient(srv, &Manager{})
+	calls := flaky(srv, "/v1.0/flaky", http.StatusServiceUnavailable, `{"result":"ok"}`)
+	rc := quickRetries(newTestClient(srv, &Manager{}))
 	resp, err := rc.Get("https://api.dingtalk.com/v1.0/flaky")
 	if err != nil {
 		t.Fatal(err)
@@ -419,18 +426,8 @@ func TestUnderRetryablehttp(t *testing.T) {
 // and a flaky API at once.
 func TestOverRetryablehttp(t *testing.T) {
 	srv := newSim(t)
-	var calls atomic.Int32
-	srv.Handle("/topapi/flaky", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
-		}
-		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
-	}))
-	rc := retryablehttp.NewClient()
-	rc.Logger = nil
-	rc.RetryWaitMin, rc.RetryWaitMax = time.Millisecond, 10*time.Millisecond
-	rc.HTTPClient = srv.Client()
+	flaky(srv, "/topapi/flaky", http.StatusBadGateway, `{"errcode":0,"errmsg":"ok"}`)
+	rc := quickRetries(srv.Client())
 	m := &Manager{}
 	c := &http.Client{Transport: &Transport{Fetcher: appCreds(srv), Manager: m, Base: &retryablehttp.RoundTripper{Client: rc}}}
 	getJSON(t, c, newRequest(t, "GET", "https://api.dingtalk.com/v1.0/warm", nil))

@@ -106,4 +106,3 @@ func ClosedAddr(t testing.TB) string {
 	l.Close()
 	return addr
 }
-
