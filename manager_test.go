@@ -205,7 +205,9 @@ func TestCancelledFirstCallerDoesNotCancelTheRefresh(t *testing.T) {
 // open here, is running.
 func TestRefreshAheadNobodyWaits(t *testing.T) {
 	m := &Manager{RefreshAhead: time.Hour}
-	f := newBlockingFetcher("ahead", 2*time.Second)
+	// A 6 s token: the window opens after about 2.5 s and lasts about 2.7 s,
+	// room for the calls below on a loaded machine.
+	f := newBlockingFetcher("ahead", 6*time.Second)
 	ctx := context.Background()
 	go func() { f.release <- struct{}{} }() // let the first fetch through
 	first, err := m.Token(ctx, f)
@@ -213,7 +215,6 @@ func TestRefreshAheadNobodyWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-f.started
-	// With a 2 s lifetime the window opens after at most 1 s.
 	waitUntil(t, func() bool { return m.state(f).current.Load().due.Load() })
 
 	for range 100 {
@@ -251,7 +252,7 @@ func TestFailedRefreshIsNotReturnedWhileTokenValid(t *testing.T) {
 	var calls atomic.Int32
 	f := FetcherFunc("flaky", func(context.Context) (Token, error) {
 		if calls.Add(1) == 1 {
-			return Token{Value: "only-token", Expiry: time.Now().Add(2 * time.Second)}, nil
+			return Token{Value: "only-token", Expiry: time.Now().Add(6 * time.Second)}, nil
 		}
 		return Token{}, errors.New("DingTalk is down")
 	})
