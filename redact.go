@@ -62,25 +62,3 @@ type redactedError struct {
 
 func (e *redactedError) Error() string   { return e.msg }
 func (e *redactedError) Unwrap() []error { return e.wrapped }
-
-// redactURL returns u as text with the query values that carry secrets
-// replaced, for error messages about requests whose secrets are not known.
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	q := u.Query()
-	changed := false
-	for _, name := range []string{"access_token", "appsecret", "corpsecret", "suiteTicket", "suite_ticket"} {
-		if q.Has(name) {
-			q.Set(name, redacted)
-			changed = true
-		}
-	}
-	if !changed {
-		return u.String()
-	}
-	c := *u
-	c.RawQuery = q.Encode()
-	return c.String()
-}
