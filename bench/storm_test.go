@@ -58,15 +58,29 @@ func together(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// stormSim starts a simulator whose token endpoint answers in a realistic
+// 50 ms, so that a storm's callers overlap.
+func stormSim(b *testing.B) *dingtalktest.Server {
+	sim := dingtalktest.NewServer()
+	b.Cleanup(sim.Close)
+	sim.SetTokenDelay(50 * time.Millisecond)
+	return sim
+}
+
+// newApp registers a fresh app for one storm, so that no storm inherits
+// another's token.
+func newApp(sim *dingtalktest.Server, name string, i int) string {
+	app := fmt.Sprintf("%s-%d-%d", name, time.Now().UnixNano(), i)
+	sim.AddApp(app, stormSecret)
+	return app
+}
+
 // BenchmarkStormColdStart: 10,000 goroutines want a token no one has.
 func BenchmarkStormColdStart(b *testing.B) {
-	sim := dingtalktest.NewServer()
-	defer sim.Close()
-	sim.SetTokenDelay(50 * time.Millisecond)
+	sim := stormSim(b)
 	fetches := 0
 	for i := range b.N {
-		app := fmt.Sprintf("cold-%d", i)
-		sim.AddApp(app, stormSecret)
+		app := newApp(sim, "cold", i)
 		m := &dingtoken.Manager{}
 		f := &dingtoken.AppCredentials{ClientID: app, ClientSecret: stormSecret, HTTPClient: sim.Client()}
 		together(10000, func(int) {
@@ -82,13 +96,10 @@ func BenchmarkStormColdStart(b *testing.B) {
 // BenchmarkStormRevoked: 1,000 concurrent requests meet a token DingTalk has
 // just revoked.
 func BenchmarkStormRevoked(b *testing.B) {
-	sim := dingtalktest.NewServer()
-	defer sim.Close()
-	sim.SetTokenDelay(50 * time.Millisecond)
+	sim := stormSim(b)
 	fetches := 0
 	for i := range b.N {
-		app := fmt.Sprintf("revoked-%d", i)
-		sim.AddApp(app, stormSecret)
+		app := newApp(sim, "revoked", i)
 		client := &http.Client{Transport: &dingtoken.Transport{
 			Fetcher: &dingtoken.AppCredentials{ClientID: app, ClientSecret: stormSecret, HTTPClient: sim.Client()},
 			Manager: &dingtoken.Manager{},
@@ -119,14 +130,11 @@ func get(b *testing.B, c *http.Client) {
 // BenchmarkStormProcesses: 8 processes (this binary, re-executed) start cold
 // against one memcached.
 func BenchmarkStormProcesses(b *testing.B) {
-	sim := dingtalktest.NewServer()
-	defer sim.Close()
-	sim.SetTokenDelay(50 * time.Millisecond)
+	sim := stormSim(b)
 	mc := memcachedtest.Start(b)
 	fetches := 0
 	for i := range b.N {
-		app := fmt.Sprintf("procs-%d-%d", time.Now().UnixNano(), i)
-		sim.AddApp(app, stormSecret)
+		app := newApp(sim, "procs", i)
 		together(8, func(int) {
 			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), childEnv+"="+sim.URL+" "+mc.Addr+" "+app)
