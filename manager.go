@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -190,11 +191,9 @@ func (m *Manager) addState(f Fetcher) *keyState {
 		m.byKey[key] = ks
 	}
 	if old := m.byFetcher.Load(); isPointer(f) && (old == nil || len(*old) < maxFetcherCache) {
-		next := make(map[Fetcher]*fetcherState, 1+lenOf(old))
+		next := map[Fetcher]*fetcherState{}
 		if old != nil {
-			for k, v := range *old {
-				next[k] = v
-			}
+			next = maps.Clone(*old)
 		}
 		fs := &fetcherState{fetcher: f, ks: ks}
 		next[f] = fs
@@ -205,13 +204,6 @@ func (m *Manager) addState(f Fetcher) *keyState {
 }
 
 func isPointer(f Fetcher) bool { return reflect.TypeOf(f).Kind() == reflect.Pointer }
-
-func lenOf(m *map[Fetcher]*fetcherState) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
-}
 
 // refreshInBackground starts one refresh of ks unless one is running or the
 // last one failed too recently. Callers never wait for it.

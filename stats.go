@@ -42,7 +42,6 @@ func (c *stripedCounter) add() {
 	var probe byte
 	line := uint64(uintptr(unsafe.Pointer(&probe))) >> 6
 	c.stripes[line*0x9E3779B97F4A7C15>>60].n.Add(1) // Fibonacci hashing: the top 4 bits pick one of 16
-
 }
 
 func (c *stripedCounter) load() uint64 {
