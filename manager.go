@@ -144,19 +144,26 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 // reporting the same rejected token cause one refresh: only the first finds
 // stale still cached.
 func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
+	m.invalidate(ctx, f, stale)
+}
+
+// invalidate is Invalidate, reporting whether the caller should send its
+// request again with a fresh token.
+func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retry bool) {
 	if f == nil || stale == "" {
-		return
+		return false
 	}
 	ks := m.state(f)
 	ks.rejected.Store(&stale)
 	e := ks.current.Load()
 	if e == nil || e.token.Value != stale || !ks.current.CompareAndSwap(e, nil) {
-		return
+		return true // dropped already; the current token is another one
 	}
 	e.stop()
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
 	m.deleteShared(ctx, ks, e)
+	return true
 }
 
 // state returns the keyState for f. Pointer Fetchers are looked up by

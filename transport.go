@@ -76,9 +76,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || !inspectResponse(resp, isNewAPIPath(req.URL.Path)) {
 		return resp, err
 	}
-	m.Invalidate(ctx, t.Fetcher, tok.token.Value)
-	if replay == nil {
-		return resp, nil // the body cannot be sent again; the caller sees DingTalk's answer
+	if !m.invalidate(ctx, t.Fetcher, tok.token.Value) || replay == nil {
+		return resp, nil // not to be retried, or the body cannot be sent again: the caller sees DingTalk's answer
 	}
 	discard(resp)
 	fresh, err := m.entry(ctx, t.Fetcher)
