@@ -13,52 +13,63 @@ type entry struct {
 	token     Token
 	refreshAt time.Time // from here on, refresh in the background
 	expireAt  time.Time // from here on, do not hand the token out
+	obtained  time.Time // when this process got it
 
-	// due turns true when refreshAt passes, set by a timer, so that a cache
-	// hit reads no clock; time.Now costs more than the rest of a hit.
-	due   atomic.Bool
-	timer *time.Timer // sets due; nil once stopped or if due from the start
+	// due turns true when refreshAt passes, set by the Manager's scheduler,
+	// so that a cache hit reads no clock; time.Now costs more than the rest
+	// of a hit.
+	due atomic.Bool
 
-	header []string // the value of the x-acs-dingtalk-access-token header
-	query  string   // "access_token=<escaped token>"
+	// replacement: the token was obtained after DingTalk rejected the one
+	// before it. If DingTalk rejects it too, moments later, the rejections
+	// are about something other than the token, and are damped.
+	replacement bool
+	// accepted turns true once DingTalk took the token: a later rejection
+	// is news, not the chain above.
+	accepted atomic.Bool
+
+	headerValue [1]string // backs header, in the same allocation
+	header      []string  // the value of the x-acs-dingtalk-access-token header
+	query       string    // "access_token=<escaped token>"
 
 	stored string // the value as the Store holds it (sealed or not); "" if not stored
 }
 
 // newEntry computes when t must be refreshed and when it stops being handed
 // out. A token is dropped expiryMargin (at most a tenth of its life) before
-// it expires, so it cannot expire in flight; the refresh-ahead window is at
-// most half its life, shortened by up to refreshJitter so replicas spread out.
-// The entry does nothing until arm is called.
+// it expires, so it cannot expire in flight. The refresh-ahead window is at
+// most half its life, and each token's refresh moment falls at random in the
+// first half of that window, so that many keys fetched together (an ISV's
+// corps, replicas started together) do not all refresh at once.
 func (m *Manager) newEntry(t Token, now time.Time) *entry {
 	lifetime := t.Expiry.Sub(now)
-	e := &entry{token: t, expireAt: t.Expiry.Add(-min(expiryMargin, lifetime/10))}
+	e := &entry{token: t, obtained: now, expireAt: handOutUntil(t, now)}
 	ahead := m.RefreshAhead
 	if ahead == 0 {
 		ahead = DefaultRefreshAhead
 	}
 	ahead = min(max(ahead, 0), lifetime/2)
-	ahead -= time.Duration(rand.Float64() * refreshJitter * float64(ahead))
+	ahead -= time.Duration(rand.Float64() * refreshSpread * float64(ahead))
 	e.refreshAt = e.expireAt.Add(-ahead)
+	e.headerValue[0] = t.Value
+	e.header = e.headerValue[:]
+	e.query = "access_token=" + url.QueryEscape(t.Value)
 	return e
 }
 
-// arm prepares e to be served: it builds the forms the Transport sends and
-// starts the timer that marks e due.
-func (e *entry) arm() *entry {
-	e.header = []string{e.token.Value}
-	e.query = "access_token=" + url.QueryEscape(e.token.Value)
-	if wait := time.Until(e.refreshAt); wait > 0 {
-		e.timer = time.AfterFunc(wait, func() { e.due.Store(true) })
-	} else {
-		e.due.Store(true)
-	}
-	return e
+// handOutUntil returns when t, obtained at now, stops being handed out:
+// expiryMargin before it expires, at most a tenth of its life.
+func handOutUntil(t Token, now time.Time) time.Time {
+	return t.Expiry.Add(-min(expiryMargin, t.Expiry.Sub(now)/10))
 }
 
-// stop releases e's timer once e is no longer cached.
-func (e *entry) stop() {
-	if e != nil && e.timer != nil {
-		e.timer.Stop()
+// accept records that DingTalk took e's token; a load first keeps the
+// cache line shared on the hot path.
+func (e *entry) accept() {
+	if !e.accepted.Load() {
+		e.accepted.Store(true)
 	}
 }
+
+// usableAt reports whether e may still be handed out at now.
+func (e *entry) usableAt(now time.Time) bool { return now.Before(e.expireAt) }

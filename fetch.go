@@ -31,6 +31,8 @@ type AppCredentials struct {
 	Endpoint   string       // if empty, DefaultEndpoint is used
 	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
 	Logger     *slog.Logger // if nil, nothing is logged
+
+	slot fetcherSlot
 }
 
 // Key returns "app:" and the client ID.
@@ -53,6 +55,8 @@ type LegacyAppCredentials struct {
 	Endpoint   string       // if empty, DefaultLegacyEndpoint is used
 	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
 	Logger     *slog.Logger // if nil, nothing is logged
+
+	slot fetcherSlot
 }
 
 // Key returns "app:" and the app key.
@@ -84,6 +88,8 @@ type CorpCredentials struct {
 	Endpoint   string       // if empty, DefaultEndpoint is used
 	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
 	Logger     *slog.Logger // if nil, nothing is logged
+
+	slot fetcherSlot
 }
 
 // Key returns "corp:<SuiteKey>:<AuthCorpID>".

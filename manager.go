@@ -5,15 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"reflect"
-	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Defaults for the [Manager]'s fields.
@@ -27,21 +21,20 @@ const (
 	// expiryMargin: a token is no longer handed out this long before its
 	// Expiry (at most a tenth of its lifetime), so it cannot expire in flight.
 	expiryMargin = 10 * time.Second
-	// refreshJitter: each token's refresh-ahead window is shortened by up to
-	// this fraction, so replicas do not all refresh at the same moment.
-	refreshJitter = 0.1
+	// refreshSpread: each token's refresh moment falls at random in this
+	// fraction of its refresh-ahead window, the earlier part, so that keys
+	// and replicas do not all refresh at the same moment.
+	refreshSpread = 0.5
 	// After a failed refresh, callers with no valid token get the same error
 	// for a while instead of a new call to DingTalk: 1 s, doubling to 30 s.
 	minFailureBackoff = time.Second
 	maxFailureBackoff = 30 * time.Second
-	// The cluster refresh lock outlives a normal fetch; a process that finds
-	// it taken waits at most lockWait for the holder's token.
-	lockTTL          = 15 * time.Second
-	lockWait         = 5 * time.Second
-	lockPollInterval = 25 * time.Millisecond
-	// maxFetcherCache bounds the per-Fetcher shortcut to a key's state, so
-	// that a program making a new Fetcher per request does not grow it.
-	maxFetcherCache = 1024
+	// A token obtained to replace a rejected one and rejected too within
+	// rejectionChain is not dropped: DingTalk is rejecting something other
+	// than the token (a path that wants a user's token, say). Rejections of
+	// the key then do not drop tokens for dampFor.
+	rejectionChain = time.Minute
+	dampFor        = time.Minute
 )
 
 // Manager caches access tokens per [Fetcher] key: in memory (L1) and, with a
@@ -55,17 +48,21 @@ type Manager struct {
 	// implements Locker, one process per cluster fetches a token.
 	Store Store
 	// RefreshAhead is how long before a token expires a background refresh
-	// starts while callers keep getting the current token. If zero,
+	// may start while callers keep getting the current token; each token
+	// picks its moment at random in the first half of that window. If zero,
 	// DefaultRefreshAhead is used; if negative, tokens are refreshed only
 	// when they expire.
 	RefreshAhead time.Duration
-	// RefreshTimeout bounds one refresh, however long callers wait. If zero,
-	// DefaultRefreshTimeout is used.
+	// RefreshTimeout bounds one call to DingTalk's token endpoint (the
+	// Fetcher), however long callers wait. Waiting for another process's
+	// refresh does not count against it. If zero, DefaultRefreshTimeout is
+	// used.
 	RefreshTimeout time.Duration
 	// StoreTimeout bounds each Store call. If zero, DefaultStoreTimeout is used.
 	StoreTimeout time.Duration
 	// StorePlaintext, if true, puts tokens into the Store as they are, for
-	// programs in other languages that share it. By default the tokens of a
+	// programs in other languages that share it; sealed values other
+	// processes saved are still read. By default the tokens of a
 	// SealingFetcher (every fetcher in this package) are sealed with AES-GCM
 	// under a key derived from the app's secret, so that reading memcached
 	// yields nothing usable.
@@ -73,39 +70,37 @@ type Manager struct {
 	// Logger receives refreshes, failures and store errors; nil is silent.
 	// Tokens and secrets are never logged.
 	Logger *slog.Logger
+	// Hooks, if not nil, observe every fetch, rejection, retry and store
+	// error, for metrics and traces.
+	Hooks *Hooks
 
-	mu        sync.Mutex                                // guards byKey and writes of byFetcher
-	byKey     map[string]*keyState                      // lazily initialised
-	byFetcher atomic.Pointer[map[Fetcher]*fetcherState] // copied on write; pointer Fetchers only
-	last      atomic.Pointer[fetcherState]              // the pointer Fetcher looked up last
-	flights   singleflight.Group                        // one refresh per key at a time
+	keys      sync.Map     // key -> *keyState
+	fetchers  sync.Map     // pointer Fetcher of another package -> *keyState
+	keyCount  atomic.Int64 // entries in keys
+	sched     scheduler    // marks tokens due, forgets idle keys
+	schedOnce sync.Once    // sets sched.run
+	store     storeHealth  // skips a Store that timed out, for a while
+	bg        sync.WaitGroup
 	stats     counters
 }
 
 // DefaultManager is the Manager used by a [Transport] whose Manager is nil.
 var DefaultManager = &Manager{}
 
-// fetcherState ties a pointer Fetcher to its key's state.
-type fetcherState struct {
-	fetcher Fetcher
-	ks      *keyState
-}
-
-// keyState is everything the Manager knows about one key.
-type keyState struct {
-	key        string
-	current    atomic.Pointer[entry]   // nil: no token
-	refreshing atomic.Bool             // a background refresh is running
-	failure    atomic.Pointer[failure] // the last refresh failed; nil after a success
-	rejected   atomic.Pointer[string]  // the last token DingTalk rejected; never adopted again
-	sealer     *sealer                 // seals tokens for the Store; nil: stored as they are
-}
-
 type failure struct {
 	err     error
 	retryAt time.Time
 	count   int // consecutive failures
 }
+
+// flight is one refresh of a key, shared by every caller that waits for it.
+type flight struct {
+	done chan struct{} // closed when e or err is set
+	e    *entry
+	err  error
+}
+
+var errNilFetcher = errors.New("dingtoken: nil Fetcher")
 
 // Token returns a valid token for f. From memory it is a few atomic loads,
 // with no lock, no clock read and no allocation. Otherwise the caller waits,
@@ -122,16 +117,16 @@ func (m *Manager) Token(ctx context.Context, f Fetcher) (Token, error) {
 // entry is Token, returning the cache entry, which a Transport uses.
 func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 	if f == nil {
-		return nil, errors.New("dingtoken: nil Fetcher")
+		return nil, errNilFetcher
 	}
 	ks := m.state(f)
 	if e := ks.current.Load(); e != nil {
 		if !e.due.Load() {
-			m.stats.l1Hits.add()
+			m.served(ks)
 			return e, nil
 		}
-		if now := time.Now(); now.Before(e.expireAt) {
-			m.stats.l1Hits.add()
+		if now := time.Now(); e.usableAt(now) {
+			m.served(ks)
 			m.refreshInBackground(ctx, ks, f, now)
 			return e, nil
 		}
@@ -139,10 +134,23 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 	return m.waitForRefresh(ctx, ks, f)
 }
 
+// served counts a token handed out from memory.
+func (m *Manager) served(ks *keyState) {
+	m.stats.l1Hits.add()
+	if h := m.Hooks; h != nil && h.TokenServed != nil {
+		h.TokenServed(TokenServedInfo{Key: ks.key, Source: FromMemory})
+	}
+}
+
 // Invalidate drops the token for f if its value is still stale, both here and
 // in the Store, so that the next Token call gets a fresh one. Many callers
 // reporting the same rejected token cause one refresh: only the first finds
 // stale still cached.
+//
+// Rejections are damped as a chain: the first rejection of a token always
+// drops it, but when the token fetched to replace a rejected one is rejected
+// too, within a minute and before DingTalk ever took it, the key stops
+// dropping tokens for a minute: DingTalk is rejecting something else.
 func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
 	m.invalidate(ctx, f, stale)
 }
@@ -154,63 +162,32 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		return false
 	}
 	ks := m.state(f)
+	now := time.Now()
+	if now.UnixNano() < ks.damped.Load() {
+		m.stats.dampedRejections.Add(1)
+		return false
+	}
 	ks.rejected.Store(&stale)
 	e := ks.current.Load()
-	if e == nil || e.token.Value != stale || !ks.current.CompareAndSwap(e, nil) {
+	if e == nil || e.token.Value != stale {
 		return true // dropped already; the current token is another one
 	}
-	e.stop()
+	if e.replacement && !e.accepted.Load() && now.Sub(e.obtained) < rejectionChain {
+		ks.damped.Store(now.Add(dampFor).UnixNano())
+		m.stats.dampedRejections.Add(1)
+		m.log(slog.LevelWarn, "dingtoken: DingTalk rejected the token that replaced a rejected one; "+
+			"not dropping this key's tokens for a while, and passing DingTalk's answers on", ks.key, "for", dampFor)
+		return false
+	}
+	if !ks.current.CompareAndSwap(e, nil) {
+		return true
+	}
+	ks.replacing.Store(true)
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
 	m.deleteShared(ctx, ks, e)
 	return true
 }
-
-// state returns the keyState for f. Pointer Fetchers are looked up by
-// identity first, which needs neither f.Key() (it may allocate) nor a lock:
-// the last one used, then a map of all.
-func (m *Manager) state(f Fetcher) *keyState {
-	// last only ever holds a pointer Fetcher, so == cannot panic on an
-	// incomparable f.
-	if l := m.last.Load(); l != nil && l.fetcher == f {
-		return l.ks
-	}
-	if byF := m.byFetcher.Load(); byF != nil && isPointer(f) {
-		if fs := (*byF)[f]; fs != nil {
-			m.last.Store(fs)
-			return fs.ks
-		}
-	}
-	return m.addState(f)
-}
-
-// addState finds or creates the keyState for f's key, under m.mu.
-func (m *Manager) addState(f Fetcher) *keyState {
-	key := f.Key()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ks := m.byKey[key]
-	if ks == nil {
-		if m.byKey == nil {
-			m.byKey = make(map[string]*keyState)
-		}
-		ks = &keyState{key: key, sealer: m.sealerFor(f, key)}
-		m.byKey[key] = ks
-	}
-	if old := m.byFetcher.Load(); isPointer(f) && (old == nil || len(*old) < maxFetcherCache) {
-		next := map[Fetcher]*fetcherState{}
-		if old != nil {
-			next = maps.Clone(*old)
-		}
-		fs := &fetcherState{fetcher: f, ks: ks}
-		next[f] = fs
-		m.byFetcher.Store(&next)
-		m.last.Store(fs)
-	}
-	return ks
-}
-
-func isPointer(f Fetcher) bool { return reflect.TypeOf(f).Kind() == reflect.Pointer }
 
 // refreshInBackground starts one refresh of ks unless one is running or the
 // last one failed too recently. Callers never wait for it.
@@ -218,15 +195,15 @@ func (m *Manager) refreshInBackground(ctx context.Context, ks *keyState, f Fetch
 	if fl := ks.failure.Load(); fl != nil && now.Before(fl.retryAt) {
 		return
 	}
-	if !ks.refreshing.CompareAndSwap(false, true) {
+	if ks.flight.Load() != nil {
 		return
 	}
-	m.stats.backgroundRefreshes.Add(1)
-	ch := m.flights.DoChan(ks.key, func() (any, error) { return m.refresh(ctx, ks, f) })
-	go func() {
-		defer ks.refreshing.Store(false)
-		<-ch
-	}()
+	if _, started := m.join(ctx, ks, f, true); started {
+		m.stats.backgroundRefreshes.Add(1)
+		if h := m.Hooks; h != nil && h.BackgroundRefresh != nil {
+			h.BackgroundRefresh(BackgroundRefreshInfo{Key: ks.key})
+		}
+	}
 }
 
 // waitForRefresh joins (or starts) the refresh of ks and waits for it until
@@ -235,74 +212,72 @@ func (m *Manager) waitForRefresh(ctx context.Context, ks *keyState, f Fetcher) (
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dingtoken: token of %s: %w", ks.key, err)
 	}
-	if fl := ks.failure.Load(); fl != nil && time.Now().Before(fl.retryAt) {
+	now := time.Now()
+	ks.lastAsked.Store(now.UnixNano())
+	if fl := ks.failure.Load(); fl != nil && now.Before(fl.retryAt) {
 		return nil, fl.err
 	}
-	ch := m.flights.DoChan(ks.key, func() (any, error) { return m.refresh(ctx, ks, f) })
+	fl, _ := m.join(ctx, ks, f, false)
 	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
+	case <-fl.done:
+		if fl.err != nil {
+			return nil, fl.err
 		}
-		return r.Val.(*entry), nil
+		return fl.e, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("dingtoken: waiting for the token of %s: %w", ks.key, ctx.Err())
 	}
 }
 
-// refresh gets a token for ks and puts it in L1. It runs inside a
-// singleflight call, detached from the caller that started it, and turns a
-// panic into an error for every waiter.
-func (m *Manager) refresh(caller context.Context, ks *keyState, f Fetcher) (result any, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), m.refreshTimeout())
-	defer cancel()
-	defer func() {
-		if r := recover(); r != nil {
-			m.stats.fetchErrors.Add(1)
-			err = fmt.Errorf("%w: fetch %s: %v", ErrFetchPanicked, ks.key, r)
-			m.log(slog.LevelError, "dingtoken: fetcher panicked", ks.key, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+// join returns the refresh of ks under way, or starts one, detached from
+// the caller's cancellation.
+func (m *Manager) join(ctx context.Context, ks *keyState, f Fetcher, background bool) (fl *flight, started bool) {
+	for {
+		if fl := ks.flight.Load(); fl != nil {
+			return fl, false
 		}
-		if err != nil {
-			m.recordFailure(ks, err)
+		fl := &flight{done: make(chan struct{})}
+		if ks.flight.CompareAndSwap(nil, fl) {
+			go m.fly(context.WithoutCancel(ctx), ks, f, fl, background)
+			return fl, true
 		}
-	}()
+	}
+}
 
+// fly runs the refresh fl and lets its waiters go. A Store or hook that
+// panics, or calls runtime.Goexit, becomes an error for every waiter.
+func (m *Manager) fly(ctx context.Context, ks *keyState, f Fetcher, fl *flight, background bool) {
+	finished := false
+	defer func() {
+		if !finished {
+			fl.e, fl.err = nil, fmt.Errorf("%w: refreshing %s: %s", ErrFetchPanicked, ks.key, describePanic(recover()))
+			m.recordFailure(ks, fl.err)
+			m.log(slog.LevelError, "dingtoken: refresh panicked", ks.key, "err", fl.err)
+		}
+		ks.flight.CompareAndSwap(fl, nil)
+		close(fl.done)
+	}()
+	fl.e, fl.err = m.refresh(ctx, ks, f, background)
+	finished = true
+}
+
+// refresh gets a token for ks and puts it in L1.
+func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, background bool) (*entry, error) {
 	// A refresh that finished just before this one started already did the work.
 	if e := ks.current.Load(); e != nil && !e.due.Load() {
 		return e, nil
 	}
-	t, stored, err := m.obtain(ctx, ks, f)
+	t, stored, err := m.obtain(ctx, ks, f, background)
 	if err != nil {
+		m.recordFailure(ks, err)
 		return nil, err
 	}
 	e := m.newEntry(t, time.Now())
 	e.stored = stored
-	e.arm()
-	ks.current.Swap(e).stop()
+	e.replacement = ks.replacing.Swap(false)
+	m.install(ks, e)
 	ks.failure.Store(nil)
 	return e, nil
-}
-
-// fetch asks DingTalk, through f, for a token.
-func (m *Manager) fetch(ctx context.Context, ks *keyState, f Fetcher) (Token, error) {
-	m.stats.fetches.Add(1)
-	t, err := f.Fetch(ctx)
-	if err == nil && t.Value == "" {
-		err = fmt.Errorf("%w: the fetcher returned an empty token", ErrMalformedResponse)
-	}
-	if err == nil && !t.Expiry.After(time.Now()) {
-		err = fmt.Errorf("%w: the fetcher returned a token that has already expired", ErrMalformedResponse)
-	}
-	if err != nil {
-		m.stats.fetchErrors.Add(1)
-		if !strings.HasPrefix(err.Error(), "dingtoken: ") {
-			err = fmt.Errorf("dingtoken: fetch %s: %w", ks.key, err)
-		}
-		m.log(slog.LevelWarn, "dingtoken: token fetch failed", ks.key, "err", err)
-		return Token{}, err
-	}
-	m.log(slog.LevelInfo, "dingtoken: fetched a token", ks.key, "expiry", t.Expiry)
-	return t, nil
 }
 
 // recordFailure starts or lengthens the backoff after a failed refresh.
@@ -330,4 +305,14 @@ func (m *Manager) log(level slog.Level, msg, key string, args ...any) {
 		return
 	}
 	m.Logger.Log(context.Background(), level, msg, append([]any{"key", key}, args...)...)
+}
+
+// background runs fn, a Store call no caller needs to wait for, on a
+// goroutine of its own.
+func (m *Manager) background(fn func()) {
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		fn()
+	}()
 }

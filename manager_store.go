@@ -4,48 +4,178 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 )
+
+const (
+	// The cluster refresh lock outlives a normal fetch. A process that finds
+	// it taken waits while it is held, watching for the holder's token, and
+	// fetches on its own once the lock is gone without one.
+	lockTTL = 15 * time.Second
+	// lockWaitLimit ends a wait on a lock that outlives its TTL (a Store
+	// that does not expire it).
+	lockWaitLimit = lockTTL + 2*time.Second
+	// Waiters look again after a tenth of the time waited so far, so they
+	// have the holder's token within about 1.1 times the holder's time.
+	minLockPoll = 5 * time.Millisecond
+	maxLockPoll = 100 * time.Millisecond
+	// storeSkip: after a Store call times out, refreshes skip the Store for
+	// this long instead of paying its timeout again.
+	storeSkip = 5 * time.Second
+)
+
+// storeHealth remembers a Store that timed out.
+type storeHealth struct {
+	skipUntil atomic.Int64 // Unix ns
+}
 
 // obtain gets a token from the Store if it has a better one than L1, else
 // from DingTalk, under the cluster lock when the Store has one. stored is
 // the token as the Store holds it, for a later compare-and-delete.
-func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher) (t Token, stored string, err error) {
-	if m.Store == nil {
-		t, err = m.fetch(ctx, ks, f)
+//
+// The Store is read and the lock taken at once, and the token is saved and
+// the lock released in the background, so that a cold start costs the
+// fetch and two Store round trips.
+func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, background bool) (t Token, stored string, err error) {
+	c := m.codecFor(ks, f)
+	if c == nil {
+		t, err = m.fetch(ctx, ks, f, background)
 		return t, "", err
 	}
-	if t, stored, ok := m.loadShared(ctx, ks); ok {
+	locker, _ := m.Store.(Locker)
+	var locked chan lockResult
+	if locker != nil {
+		locked = make(chan lockResult, 1)
+		go func() { locked <- m.tryLock(ctx, ks, locker) }()
+	}
+	t, stored, loadErr := m.loadShared(ctx, ks, c)
+	var lock lockResult
+	if locked != nil {
+		lock = <-locked
+	}
+	if loadErr == nil {
+		m.release(lock)
 		return t, stored, nil
 	}
-	if locker, ok := m.Store.(Locker); ok {
-		sctx, cancel := m.storeContext(ctx)
-		unlock, locked, err := locker.TryLock(sctx, ks.key, lockTTL)
-		cancel()
-		switch {
-		case err != nil:
-			m.storeError("lock", ks.key, err)
-		case locked:
-			defer unlock()
-			// Another process may have saved a token just before we locked.
-			if t, stored, ok := m.loadShared(ctx, ks); ok {
-				return t, stored, nil
-			}
-		default:
-			if t, stored, ok := m.waitForShared(ctx, ks); ok {
-				return t, stored, nil
-			}
+	if locker != nil && !lock.held && lock.err == nil && errors.Is(loadErr, ErrNotFound) {
+		// Another process is fetching: wait for its token, or for its lock
+		// to go, which makes this process the holder.
+		if t, stored, lock, err = m.awaitHolder(ctx, ks, c, locker); err == nil {
+			return t, stored, nil
 		}
 	}
-	if t, err = m.fetch(ctx, ks, f); err != nil {
+	if lock.held {
+		// Another process may have saved a token just before we locked.
+		if t, stored, err := m.loadShared(ctx, ks, c); err == nil {
+			m.release(lock)
+			return t, stored, nil
+		}
+	}
+	t, err = m.fetch(ctx, ks, f, background)
+	if err != nil {
+		m.release(lock)
 		return Token{}, "", err
 	}
-	return t, m.saveShared(ctx, ks, t), nil
+	value := c.encode(t)
+	m.background(func() {
+		m.saveShared(ctx, ks, value)
+		m.unlock(lock)
+	})
+	return t, value.Value, nil
 }
 
-// loadShared returns the Store's token for ks if it is better than L1's,
-// opened if it is sealed, and the value as stored.
-func (m *Manager) loadShared(ctx context.Context, ks *keyState) (Token, string, bool) {
+// lockResult is the outcome of a TryLock.
+type lockResult struct {
+	held   bool
+	unlock func()
+	err    error
+}
+
+func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lockResult {
+	if !m.store.usable() {
+		return lockResult{err: errStoreSkipped}
+	}
+	sctx, cancel := m.storeContext(ctx)
+	defer cancel()
+	unlock, ok, err := locker.TryLock(sctx, ks.key, lockTTL)
+	if err != nil {
+		m.storeError("lock", ks.key, err)
+		return lockResult{err: err}
+	}
+	return lockResult{held: ok, unlock: unlock}
+}
+
+// release gives a lock back in the background; nobody waits for it.
+func (m *Manager) release(lock lockResult) {
+	if lock.held && lock.unlock != nil {
+		m.background(func() { m.unlock(lock) })
+	}
+}
+
+func (m *Manager) unlock(lock lockResult) {
+	if lock.held && lock.unlock != nil {
+		lock.unlock()
+	}
+}
+
+// awaitHolder watches the Store while another process holds the refresh
+// lock, until its token appears, the lock is gone (then we hold it), the
+// Store fails, or the lock outlives its TTL. It returns the token, or the
+// lock this process took, with a non-nil error saying it must fetch.
+func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locker Locker) (Token, string, lockResult, error) {
+	m.stats.lockWaits.Add(1)
+	start := time.Now()
+	outcome := "timeout"
+	defer func() {
+		if h := m.Hooks; h != nil && h.LockWaited != nil {
+			h.LockWaited(LockWaitInfo{Key: ks.key, Duration: time.Since(start), Outcome: outcome})
+		}
+	}()
+	poll := time.NewTimer(minLockPoll)
+	defer poll.Stop()
+	for {
+		<-poll.C
+		t, stored, err := m.loadShared(ctx, ks, c)
+		if err == nil {
+			outcome = "token"
+			return t, stored, lockResult{}, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			outcome = "store_error"
+			return Token{}, "", lockResult{}, err
+		}
+		lock := m.tryLock(ctx, ks, locker)
+		switch {
+		case lock.err != nil:
+			outcome = "store_error"
+			return Token{}, "", lockResult{}, lock.err
+		case lock.held:
+			outcome = "lock"
+			return Token{}, "", lock, errLockFreed
+		}
+		waited := time.Since(start)
+		if waited > lockWaitLimit {
+			m.log(slog.LevelWarn, "dingtoken: the refresh lock outlived its TTL; fetching", ks.key)
+			return Token{}, "", lockResult{}, errLockFreed
+		}
+		poll.Reset(min(max(waited/10, minLockPoll), maxLockPoll))
+	}
+}
+
+var (
+	errLockFreed    = errors.New("dingtoken: the refresh lock is free")
+	errStoreSkipped = errors.New("dingtoken: store skipped after a timeout")
+)
+
+// loadShared returns the Store's token for ks if it can be handed out and
+// is better than L1's, and the value as stored. ErrNotFound covers every
+// value that is missing, unusable or not better.
+func (m *Manager) loadShared(ctx context.Context, ks *keyState, c *codec) (Token, string, error) {
+	if !m.store.usable() {
+		return Token{}, "", errStoreSkipped
+	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	raw, err := m.Store.Load(sctx, ks.key)
@@ -53,55 +183,58 @@ func (m *Manager) loadShared(ctx context.Context, ks *keyState) (Token, string, 
 		if !errors.Is(err, ErrNotFound) {
 			m.storeError("load", ks.key, err)
 		}
-		return Token{}, "", false
+		return Token{}, "", err
 	}
-	t := raw
-	if ks.sealer != nil {
-		if t, err = ks.sealer.open(raw); err != nil {
-			m.storeError("load", ks.key, err)
-			return Token{}, "", false
-		}
+	t, err := c.decode(raw)
+	if err != nil {
+		m.storeError("load", ks.key, err)
+		return Token{}, "", ErrNotFound
 	}
 	if !m.worthAdopting(ks, t) {
-		return Token{}, "", false
+		return Token{}, "", ErrNotFound
 	}
 	m.stats.l2Hits.Add(1)
-	return t, raw.Value, true
+	if h := m.Hooks; h != nil && h.TokenServed != nil {
+		h.TokenServed(TokenServedInfo{Key: ks.key, Source: FromStore})
+	}
+	return t, raw.Value, nil
 }
 
-// saveShared puts t into the Store, sealed if ks seals, and returns the value
-// as stored, or "" if the Store failed.
-func (m *Manager) saveShared(ctx context.Context, ks *keyState, t Token) string {
-	if ks.sealer != nil {
-		t = ks.sealer.seal(t)
-	}
-	sctx, cancel := m.storeContext(ctx)
-	defer cancel()
-	if err := m.Store.Save(sctx, ks.key, t); err != nil {
-		m.storeError("save", ks.key, err)
-		return ""
-	}
-	return t.Value
-}
-
-// deleteShared removes e's token from the Store, unless the Store holds
-// another value by now.
-func (m *Manager) deleteShared(ctx context.Context, ks *keyState, e *entry) {
-	if m.Store == nil || e.stored == "" {
+// saveShared puts a value into the Store.
+func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) {
+	if value.Value == "" || !m.store.usable() {
 		return
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
-	if err := m.Store.Delete(sctx, ks.key, e.stored); err != nil {
-		m.storeError("delete", ks.key, err)
+	if err := m.Store.Save(sctx, ks.key, value); err != nil {
+		m.storeError("save", ks.key, err)
 	}
+}
+
+// deleteShared removes e's token from the Store, in the background, unless
+// the Store holds another value by now.
+func (m *Manager) deleteShared(ctx context.Context, ks *keyState, e *entry) {
+	if m.Store == nil || e.stored == "" {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	m.background(func() {
+		if !m.store.usable() {
+			return
+		}
+		sctx, cancel := m.storeContext(ctx)
+		defer cancel()
+		if err := m.Store.Delete(sctx, ks.key, e.stored); err != nil {
+			m.storeError("delete", ks.key, err)
+		}
+	})
 }
 
 // worthAdopting reports whether a token from the Store can be handed out and
 // outlives the one in L1. A token DingTalk rejected is never taken back.
 func (m *Manager) worthAdopting(ks *keyState, t Token) bool {
-	now := time.Now()
-	if !now.Before(m.newEntry(t, now).expireAt) {
+	if now := time.Now(); !now.Before(handOutUntil(t, now)) {
 		return false
 	}
 	if r := ks.rejected.Load(); r != nil && *r == t.Value {
@@ -109,46 +242,6 @@ func (m *Manager) worthAdopting(ks *keyState, t Token) bool {
 	}
 	e := ks.current.Load()
 	return e == nil || t.Expiry.After(e.token.Expiry)
-}
-
-// waitForShared polls the Store while another process holds the refresh
-// lock, until its token appears or lockWait passes.
-func (m *Manager) waitForShared(ctx context.Context, ks *keyState) (Token, string, bool) {
-	m.stats.lockWaits.Add(1)
-	deadline := time.NewTimer(lockWait)
-	defer deadline.Stop()
-	interval := lockPollInterval
-	for {
-		poll := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			poll.Stop()
-			return Token{}, "", false
-		case <-deadline.C:
-			poll.Stop()
-			m.log(slog.LevelWarn, "dingtoken: the process holding the refresh lock saved no token in time; fetching", ks.key)
-			return Token{}, "", false
-		case <-poll.C:
-		}
-		if t, stored, ok := m.loadShared(ctx, ks); ok {
-			return t, stored, true
-		}
-		interval = min(interval*2, 400*time.Millisecond)
-	}
-}
-
-// sealerFor returns the sealer for f's tokens under key, or nil when they
-// are stored as they are.
-func (m *Manager) sealerFor(f Fetcher, key string) *sealer {
-	sf, ok := f.(SealingFetcher)
-	if m.StorePlaintext || !ok || sf.SealingSecret() == "" {
-		return nil
-	}
-	s, err := newSealer(sf.SealingSecret(), key)
-	if err != nil {
-		return nil
-	}
-	return s
 }
 
 func (m *Manager) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -159,7 +252,92 @@ func (m *Manager) storeContext(ctx context.Context) (context.Context, context.Ca
 	return context.WithTimeout(ctx, d)
 }
 
+// storeError counts and logs a failed Store call; after a timeout, the Store
+// is skipped for a while.
 func (m *Manager) storeError(op, key string, err error) {
 	m.stats.storeErrors.Add(1)
+	timeout := isTimeout(err)
+	if timeout && m.store.skip() {
+		m.log(slog.LevelWarn, "dingtoken: store timed out; skipping it for a while", key, "op", op, "for", storeSkip)
+	}
 	m.log(slog.LevelWarn, "dingtoken: store "+op+" failed; carrying on without it", key, "err", err)
+	if h := m.Hooks; h != nil && h.StoreError != nil {
+		h.StoreError(StoreErrorInfo{Key: key, Op: op, Timeout: timeout})
+	}
 }
+
+// usable reports whether the Store may be called now.
+func (h *storeHealth) usable() bool {
+	until := h.skipUntil.Load()
+	return until == 0 || time.Now().UnixNano() >= until
+}
+
+// skip starts a skip window; it reports whether one was not running yet.
+func (h *storeHealth) skip() bool {
+	now := time.Now()
+	prev := h.skipUntil.Load()
+	return now.UnixNano() >= prev && h.skipUntil.CompareAndSwap(prev, now.Add(storeSkip).UnixNano())
+}
+
+// codec turns a key's tokens into Store values and back, for one refresh.
+type codec struct {
+	seal      *sealer // seals saved values; nil: saved as they are
+	open      *sealer // opens sealed values; nil: they are misses
+	plaintext bool    // plaintext values are tokens; else misses
+}
+
+// codecFor decides how f's refresh uses the Store, or returns nil when it
+// must not use it. Sealing is decided per fetcher and never downgraded: once
+// a sealing fetcher has used a key, a fetcher without a secret for that key
+// keeps its tokens out of the Store rather than write them in plaintext.
+func (m *Manager) codecFor(ks *keyState, f Fetcher) *codec {
+	if m.Store == nil || !m.store.usable() {
+		return nil
+	}
+	var s *sealer
+	if sf, ok := f.(SealingFetcher); ok && sf.SealingSecret() != "" {
+		s, _ = newSealer(sf.SealingSecret(), ks.key)
+	}
+	switch {
+	case m.StorePlaintext:
+		return &codec{open: s, plaintext: true}
+	case s != nil:
+		ks.sealed.Store(true)
+		return &codec{seal: s, open: s}
+	case ks.sealed.Load():
+		return nil
+	}
+	return &codec{plaintext: true}
+}
+
+// encode returns t as it goes into the Store, with an empty value if it
+// cannot go.
+func (c *codec) encode(t Token) Token {
+	if c.seal != nil {
+		return c.seal.seal(t)
+	}
+	if strings.HasPrefix(t.Value, sealedPrefix) {
+		return Token{} // would read as sealed
+	}
+	return t
+}
+
+// decode returns the token a stored value holds. A value that says it is
+// sealed is opened or is a miss; it is never handed out as a token.
+func (c *codec) decode(raw Token) (Token, error) {
+	if strings.HasPrefix(raw.Value, sealedPrefix) {
+		if c.open == nil {
+			return Token{}, errSealedUnreadable
+		}
+		return c.open.open(raw)
+	}
+	if !c.plaintext {
+		return Token{}, errPlaintextRefused
+	}
+	return raw, nil
+}
+
+var (
+	errSealedUnreadable = errors.New("dingtoken: stored token is sealed and this fetcher has no secret to open it")
+	errPlaintextRefused = errors.New("dingtoken: stored token is not sealed; this key's tokens are, so it is not trusted")
+)

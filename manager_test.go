@@ -232,7 +232,7 @@ func TestRefreshAheadNobodyWaits(t *testing.T) {
 	if got := f.calls.Load(); got != 2 {
 		t.Errorf("fetcher called %d times, want 2", got)
 	}
-	waitUntil(t, func() bool { return !m.state(f).refreshing.Load() })
+	waitUntil(t, func() bool { return m.state(f).flight.Load() == nil })
 }
 
 // waitUntil polls cond, for conditions that only the passage of time or a
@@ -263,7 +263,7 @@ func TestFailedRefreshIsNotReturnedWhileTokenValid(t *testing.T) {
 	}
 	waitUntil(t, func() bool { return m.state(f).current.Load().due.Load() })
 	m.Token(ctx, f) // starts the background refresh, which fails
-	waitUntil(t, func() bool { return m.Stats().FetchErrors == 1 && !m.state(f).refreshing.Load() })
+	waitUntil(t, func() bool { return m.Stats().FetchErrors == 1 && m.state(f).flight.Load() == nil })
 	for range 1000 {
 		if tok, err := m.Token(ctx, f); err != nil || tok.Value != "only-token" {
 			t.Fatalf("got %v, %v; want the still-valid token", tok, err)
@@ -304,13 +304,16 @@ func TestPanickingFetcher(t *testing.T) {
 		return err
 	})
 	for _, err := range errs {
-		if !errors.Is(err, ErrFetchPanicked) || !strings.Contains(err.Error(), "fetcher bug") {
-			t.Fatalf("err = %v, want ErrFetchPanicked", err)
+		if !errors.Is(err, ErrFetchPanicked) || !strings.Contains(err.Error(), "string") {
+			t.Fatalf("err = %v, want ErrFetchPanicked naming the panic value's type", err)
 		}
+		// A panic value may quote a secret: neither the error nor the log shows it.
+		assertNoSecret(t, "error", err.Error(), "fetcher bug")
 	}
-	if !strings.Contains(logs.String(), "panicked") {
-		t.Errorf("panic not logged")
+	if !strings.Contains(logs.String(), "panicked") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("panic not logged with its stack")
 	}
+	assertNoSecret(t, "log", logs.String(), "fetcher bug")
 }
 
 func TestFetcherReturningNoUsableToken(t *testing.T) {

@@ -206,6 +206,7 @@ func TestMemcacheCorruptValueIsAMiss(t *testing.T) {
 		if err != nil || tok.Value != srv.CurrentToken(testClientID) {
 			t.Errorf("value %q: got %v, %v; want a fetched token", garbage, tok, err)
 		}
+		m.bg.Wait() // before the next value goes in
 		// Two loads meet the value: before taking the refresh lock and after.
 		if st := m.Stats(); st.L2Hits != 0 || st.StoreErrors != 2 || !strings.Contains(logs.String(), "does not decode") {
 			t.Errorf("value %q: stats %+v; want two logged store errors and no L2 hit", garbage, st)
@@ -224,6 +225,7 @@ func TestMemcacheLoadedTokenKeepsStoredExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	first.bg.Wait()
 	second := &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr))}
 	got, err := second.Token(context.Background(), appCreds(srv))
 	if err != nil {

@@ -17,10 +17,12 @@ func TestSealedInMemcached(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	client := memcache.New(mc.Addr)
 	f := appCreds(srv)
-	tok, err := (&Manager{Store: NewMemcacheStore(client)}).Token(context.Background(), f)
+	first := &Manager{Store: NewMemcacheStore(client)}
+	tok, err := first.Token(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	first.bg.Wait() // the token is saved in the background
 	item, err := client.Get(memcacheKey(f.Key()))
 	if err != nil {
 		t.Fatal(err)
@@ -39,10 +41,12 @@ func TestSealedInMemcached(t *testing.T) {
 func TestPlaintextStoreForOtherLanguages(t *testing.T) {
 	srv := newSim(t)
 	store := NewMemoryStore()
-	tok, err := (&Manager{Store: store, StorePlaintext: true}).Token(context.Background(), appCreds(srv))
+	m := &Manager{Store: store, StorePlaintext: true}
+	tok, err := m.Token(context.Background(), appCreds(srv))
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.bg.Wait()
 	if got, _ := store.Load(context.Background(), appCreds(srv).Key()); got.Value != tok.Value {
 		t.Errorf("StorePlaintext stored %q, want the token itself", got.Value)
 	}
@@ -94,9 +98,11 @@ func TestTamperedSealedValuesAreMisses(t *testing.T) {
 	srv := newSim(t)
 	store := NewMemoryStore()
 	f := appCreds(srv)
-	if _, err := (&Manager{Store: store}).Token(context.Background(), f); err != nil {
+	first := &Manager{Store: store}
+	if _, err := first.Token(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
+	first.bg.Wait()
 	stored, _ := store.Load(context.Background(), f.Key())
 	store.Save(context.Background(), f.Key(), Token{Value: flip(stored.Value, 10), Expiry: stored.Expiry})
 	logger, logs := newLogger()

@@ -16,12 +16,15 @@ type Stats struct {
 	StoreErrors         uint64 // Store and Locker calls that failed
 	LockWaits           uint64 // times another process held the refresh lock and we waited for its token
 	Retries             uint64 // requests a Transport sent again with a fresh token after DingTalk rejected theirs
+	DampedRejections    uint64 // rejections passed on without dropping the token: its replacement was rejected too
+	Keys                uint64 // keys held now; idle ones are forgotten
 }
 
 type counters struct {
 	l1Hits                                            stripedCounter
 	l2Hits, fetches, fetchErrors, backgroundRefreshes atomic.Uint64
 	invalidations, storeErrors, lockWaits, retries    atomic.Uint64
+	dampedRejections                                  atomic.Uint64
 }
 
 // stripedCounter counts events that happen on every core at once, such as
@@ -65,5 +68,7 @@ func (m *Manager) Stats() Stats {
 		StoreErrors:         c.storeErrors.Load(),
 		LockWaits:           c.lockWaits.Load(),
 		Retries:             c.retries.Load(),
+		DampedRejections:    c.dampedRejections.Load(),
+		Keys:                uint64(max(m.keyCount.Load(), 0)),
 	}
 }

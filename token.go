@@ -65,6 +65,7 @@ func FetcherFunc(key string, fetch func(ctx context.Context) (Token, error)) Fet
 type funcFetcher struct {
 	key   string
 	fetch func(context.Context) (Token, error)
+	slot  fetcherSlot
 }
 
 func (f *funcFetcher) Key() string                              { return f.key }

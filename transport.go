@@ -73,7 +73,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	resp, err := t.send(req, tok, body)
-	if err != nil || !inspectResponse(resp, isNewAPIPath(req.URL.Path)) {
+	if err != nil || !t.rejected(req, resp, tok) {
 		return resp, err
 	}
 	if !m.invalidate(ctx, t.Fetcher, tok.token.Value) || replay == nil {
@@ -88,7 +88,24 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: getting the request body to send again: %w", err)
 	}
 	m.stats.retries.Add(1)
-	return t.send(req, fresh, body)
+	resp, err = t.send(req, fresh, body)
+	if err == nil && t.rejected(req, resp, fresh) {
+		// Never a second retry: the caller gets this answer. Reporting it
+		// drops the fresh token, or, if it replaced the rejected one,
+		// damps the chain.
+		m.invalidate(ctx, t.Fetcher, fresh.token.Value)
+	}
+	return resp, err
+}
+
+// rejected reports whether resp says DingTalk rejected tok's token, and
+// records that DingTalk took it otherwise.
+func (t *Transport) rejected(req *http.Request, resp *http.Response, tok *entry) bool {
+	if inspectResponse(resp, isNewAPIPath(req.URL.Path)) {
+		return true
+	}
+	tok.accept()
+	return false
 }
 
 // send sends a copy of req with tok's token and body. The copy is needed

@@ -1,0 +1,160 @@
+package dingtoken
+
+import (
+	"reflect"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// idleAfter is how long a key with no usable token and no caller is kept
+// before the Manager forgets it, with its failure backoff.
+const idleAfter = 10 * time.Minute
+
+// maxIdentitiesPerKey bounds how many Fetcher pointers of other packages
+// one key remembers, so that a program making a new Fetcher per request
+// does not grow the Manager; further ones are looked up by Key().
+const maxIdentitiesPerKey = 4
+
+// keyState is everything the Manager knows about one key.
+type keyState struct {
+	m   *Manager // the Manager it belongs to, checked by fetcher slots
+	key string
+
+	current   atomic.Pointer[entry]   // nil: no token
+	flight    atomic.Pointer[flight]  // the refresh under way, if any
+	failure   atomic.Pointer[failure] // the last refresh failed; nil after a success
+	rejected  atomic.Pointer[string]  // the last token DingTalk rejected; never adopted again
+	damped    atomic.Int64            // Unix ns until which rejections do not drop tokens
+	replacing atomic.Bool             // the next token replaces a rejected one
+	sealed    atomic.Bool             // a sealing fetcher uses this key: never store its tokens in plaintext
+	forgotten atomic.Bool             // removed from the Manager; lookups make a new keyState
+	lastAsked atomic.Int64            // Unix ns of the last caller that needed a refresh
+
+	identities []any // Fetcher pointers mapped to this key in Manager.fetchers; guarded by the scheduler's mu
+
+	wake time.Time // when the scheduler next looks at the key; guarded by the scheduler's mu
+	qi   int       // index in the scheduler's queue, -1 if not in it; guarded likewise
+}
+
+// fetcherSlot caches, inside a Fetcher of this package, its key's state in
+// the Manager that used it last, so that a cache hit needs no map lookup,
+// no lock and no Key() call, and no map holds on to the Fetcher: a dropped
+// Fetcher is collected like any other value.
+type fetcherSlot struct {
+	ks unsafe.Pointer // *keyState; read and written atomically
+	// owner is the slot's own address when ks was stored. A Fetcher copied
+	// by value carries its original's slot; the address tells it that the
+	// state is not its own, since the copy may have another key.
+	owner uintptr
+}
+
+// slotted is implemented by the Fetchers of this package.
+type slotted interface{ cacheSlot() *fetcherSlot }
+
+// state returns the keyState for f: from f's own slot for the Fetchers of
+// this package; for other pointer Fetchers, from a concurrent map by
+// identity; else by f.Key().
+func (m *Manager) state(f Fetcher) *keyState {
+	if s, ok := f.(slotted); ok {
+		sl := s.cacheSlot()
+		self := uintptr(unsafe.Pointer(sl))
+		// owner is stored after ks and loaded before it, so a matching owner
+		// means ks is the one stored with it.
+		if atomic.LoadUintptr(&sl.owner) == self {
+			if ks := (*keyState)(atomic.LoadPointer(&sl.ks)); ks != nil && ks.m == m && !ks.forgotten.Load() {
+				return ks
+			}
+		}
+		ks := m.stateByKey(f.Key())
+		atomic.StorePointer(&sl.ks, unsafe.Pointer(ks))
+		atomic.StoreUintptr(&sl.owner, self)
+		return ks
+	}
+	if reflect.TypeOf(f).Kind() != reflect.Pointer {
+		return m.stateByKey(f.Key())
+	}
+	if v, ok := m.fetchers.Load(f); ok {
+		if ks := v.(*keyState); !ks.forgotten.Load() {
+			return ks
+		}
+	}
+	ks := m.stateByKey(f.Key())
+	m.remember(f, ks)
+	return ks
+}
+
+// stateByKey finds or makes the keyState of key.
+func (m *Manager) stateByKey(key string) *keyState {
+	if v, ok := m.keys.Load(key); ok {
+		return v.(*keyState)
+	}
+	ks := &keyState{m: m, key: key, qi: -1}
+	if v, loaded := m.keys.LoadOrStore(key, ks); loaded {
+		return v.(*keyState)
+	}
+	m.keyCount.Add(1)
+	// A key that never gets a token is forgotten like any idle one.
+	m.scheduler().schedule(ks, time.Now().Add(idleAfter))
+	return ks
+}
+
+// remember maps the pointer Fetcher f to ks, unless ks has enough of them.
+func (m *Manager) remember(f Fetcher, ks *keyState) {
+	s := m.scheduler()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ks.forgotten.Load() || len(ks.identities) >= maxIdentitiesPerKey {
+		return
+	}
+	ks.identities = append(ks.identities, f)
+	m.fetchers.Store(f, ks)
+}
+
+// wake is the scheduler's work for ks at now: mark its token due for a
+// background refresh, or forget the key once it has had no usable token and
+// no caller for idleAfter. It returns when to look again, or zero.
+func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
+	if e := ks.current.Load(); e != nil && e.usableAt(now) {
+		if now.Before(e.refreshAt) {
+			return e.refreshAt
+		}
+		e.due.Store(true)
+		return e.expireAt
+	}
+	if ks.flight.Load() != nil || now.Sub(time.Unix(0, ks.lastAsked.Load())) < idleAfter {
+		return now.Add(idleAfter)
+	}
+	ks.forgotten.Store(true)
+	m.keys.CompareAndDelete(ks.key, ks)
+	for _, f := range ks.identities {
+		m.fetchers.CompareAndDelete(f, ks)
+	}
+	ks.identities = nil
+	m.keyCount.Add(-1)
+	return time.Time{}
+}
+
+// install makes e the token of ks and plans its refresh.
+func (m *Manager) install(ks *keyState, e *entry) {
+	if !time.Now().Before(e.refreshAt) {
+		e.due.Store(true)
+	}
+	ks.current.Store(e)
+	m.scheduler().schedule(ks, e.refreshAt)
+}
+
+// scheduler returns the Manager's scheduler, made on first use.
+func (m *Manager) scheduler() *scheduler {
+	m.schedOnce.Do(func() { m.sched.run = m.wake })
+	return &m.sched
+}
+
+// Keys returns how many keys the Manager holds. Keys with no usable token
+// and no caller for a while are forgotten.
+func (m *Manager) Keys() int { return int(m.keyCount.Load()) }
+
+func (c *AppCredentials) cacheSlot() *fetcherSlot       { return &c.slot }
+func (c *LegacyAppCredentials) cacheSlot() *fetcherSlot { return &c.slot }
+func (c *CorpCredentials) cacheSlot() *fetcherSlot      { return &c.slot }
+func (f *funcFetcher) cacheSlot() *fetcherSlot          { return &f.slot }
