@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dingtoken/dingtoken/dingtalktest"
 	"go.uber.org/goleak"
@@ -18,12 +19,25 @@ func TestMain(m *testing.M) {
 	// The shared retrying client keeps connections to the simulators alive.
 	defaultRetryClient().CloseIdleConnections()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := findLeaks(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// findLeaks runs goleak, giving background Store work (saves, lock releases
+// retried after a failure) the few seconds its timeouts bound it to.
+func findLeaks() error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := goleak.Find()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 const (
@@ -78,3 +92,7 @@ func assertNoSecret(t testing.TB, what, text string, secrets ...string) {
 		}
 	}
 }
+
+// settle waits for m's background Store work (saves, releases, deletes),
+// for tests that read the Store right after a call.
+func settle(m *Manager) { m.bg.Wait() }

@@ -93,8 +93,8 @@ type LockWaitInfo struct {
 	Key      string
 	Duration time.Duration
 	// Outcome is how the wait ended: "token" (the holder's token appeared),
-	// "lock" (the holder finished without one, and this process took the
-	// lock), "store_error" or "timeout" (this process fetched on its own).
+	// or, when this process then fetched on its own, "lock" (the lock went
+	// without a token), "store_error" or "timeout" (the lock outlived its TTL).
 	Outcome string
 }
 

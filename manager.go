@@ -74,14 +74,16 @@ type Manager struct {
 	// error, for metrics and traces.
 	Hooks *Hooks
 
-	keys      sync.Map     // key -> *keyState
-	fetchers  sync.Map     // pointer Fetcher of another package -> *keyState
-	keyCount  atomic.Int64 // entries in keys
-	sched     scheduler    // marks tokens due, forgets idle keys
-	schedOnce sync.Once    // sets sched.run
-	store     storeHealth  // skips a Store that timed out, for a while
-	bg        sync.WaitGroup
+	keys      sync.Map       // key -> *keyState
+	fetchers  sync.Map       // pointer Fetcher of another package -> *keyState
+	keyCount  atomic.Int64   // entries in keys
+	sched     scheduler      // marks tokens due, forgets idle keys
+	schedOnce sync.Once      // sets sched.run
+	store     storeHealth    // skips a Store that timed out, for a while
+	bg        sync.WaitGroup // background Store work, which tests wait for
 	stats     counters
+
+	forgetAfter time.Duration // how long idle keys are kept; zero: defaultIdleAfter (tests shorten it)
 }
 
 // DefaultManager is the Manager used by a [Transport] whose Manager is nil.
@@ -172,7 +174,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 	if e == nil || e.token.Value != stale {
 		return true // dropped already; the current token is another one
 	}
-	if e.replacement && !e.accepted.Load() && now.Sub(e.obtained) < rejectionChain {
+	if e.replacement && !e.accepted.Load() && now.Sub(time.Unix(0, e.obtained)) < rejectionChain {
 		ks.damped.Store(now.Add(dampFor).UnixNano())
 		m.stats.dampedRejections.Add(1)
 		m.log(slog.LevelWarn, "dingtoken: DingTalk rejected the token that replaced a rejected one; "+
@@ -199,6 +201,7 @@ func (m *Manager) refreshInBackground(ctx context.Context, ks *keyState, f Fetch
 		return
 	}
 	if _, started := m.join(ctx, ks, f, true); started {
+		ks.lastAsked.Store(now.UnixNano())
 		m.stats.backgroundRefreshes.Add(1)
 		if h := m.Hooks; h != nil && h.BackgroundRefresh != nil {
 			h.BackgroundRefresh(BackgroundRefreshInfo{Key: ks.key})

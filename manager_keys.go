@@ -7,9 +7,9 @@ import (
 	"unsafe"
 )
 
-// idleAfter is how long a key with no usable token and no caller is kept
-// before the Manager forgets it, with its failure backoff.
-const idleAfter = 10 * time.Minute
+// defaultIdleAfter is how long a key with no usable token and no caller is
+// kept before the Manager forgets it, with its failure backoff.
+const defaultIdleAfter = 10 * time.Minute
 
 // maxIdentitiesPerKey bounds how many Fetcher pointers of other packages
 // one key remembers, so that a program making a new Fetcher per request
@@ -33,8 +33,8 @@ type keyState struct {
 
 	identities []any // Fetcher pointers mapped to this key in Manager.fetchers; guarded by the scheduler's mu
 
-	wake time.Time // when the scheduler next looks at the key; guarded by the scheduler's mu
-	qi   int       // index in the scheduler's queue, -1 if not in it; guarded likewise
+	wake int64 // Unix ns when the scheduler next looks at the key; guarded by the scheduler's mu
+	qi   int   // index in the scheduler's queue, -1 if not in it; guarded likewise
 }
 
 // fetcherSlot caches, inside a Fetcher of this package, its key's state in
@@ -95,7 +95,7 @@ func (m *Manager) stateByKey(key string) *keyState {
 	}
 	m.keyCount.Add(1)
 	// A key that never gets a token is forgotten like any idle one.
-	m.scheduler().schedule(ks, time.Now().Add(idleAfter))
+	m.scheduler().schedule(ks, time.Now().Add(m.idleAfter()))
 	return ks
 }
 
@@ -116,14 +116,14 @@ func (m *Manager) remember(f Fetcher, ks *keyState) {
 // no caller for idleAfter. It returns when to look again, or zero.
 func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 	if e := ks.current.Load(); e != nil && e.usableAt(now) {
-		if now.Before(e.refreshAt) {
-			return e.refreshAt
+		if now.UnixNano() < e.refreshAt {
+			return time.Unix(0, e.refreshAt)
 		}
 		e.due.Store(true)
-		return e.expireAt
+		return time.Unix(0, e.expireAt)
 	}
-	if ks.flight.Load() != nil || now.Sub(time.Unix(0, ks.lastAsked.Load())) < idleAfter {
-		return now.Add(idleAfter)
+	if ks.flight.Load() != nil || now.Sub(time.Unix(0, ks.lastAsked.Load())) < m.idleAfter() {
+		return now.Add(m.idleAfter())
 	}
 	ks.forgotten.Store(true)
 	m.keys.CompareAndDelete(ks.key, ks)
@@ -137,11 +137,11 @@ func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 
 // install makes e the token of ks and plans its refresh.
 func (m *Manager) install(ks *keyState, e *entry) {
-	if !time.Now().Before(e.refreshAt) {
+	if time.Now().UnixNano() >= e.refreshAt {
 		e.due.Store(true)
 	}
 	ks.current.Store(e)
-	m.scheduler().schedule(ks, e.refreshAt)
+	m.scheduler().schedule(ks, time.Unix(0, e.refreshAt))
 }
 
 // scheduler returns the Manager's scheduler, made on first use.
@@ -150,9 +150,12 @@ func (m *Manager) scheduler() *scheduler {
 	return &m.sched
 }
 
-// Keys returns how many keys the Manager holds. Keys with no usable token
-// and no caller for a while are forgotten.
-func (m *Manager) Keys() int { return int(m.keyCount.Load()) }
+func (m *Manager) idleAfter() time.Duration {
+	if m.forgetAfter > 0 {
+		return m.forgetAfter
+	}
+	return defaultIdleAfter
+}
 
 func (c *AppCredentials) cacheSlot() *fetcherSlot       { return &c.slot }
 func (c *LegacyAppCredentials) cacheSlot() *fetcherSlot { return &c.slot }

@@ -21,23 +21,33 @@ const (
 	// have the holder's token within about 1.1 times the holder's time.
 	minLockPoll = 5 * time.Millisecond
 	maxLockPoll = 100 * time.Millisecond
-	// storeSkip: after a Store call times out, refreshes skip the Store for
-	// this long instead of paying its timeout again.
-	storeSkip = 5 * time.Second
+	// maxLoadFailures: a waiter that cannot read the Store this many times
+	// in a row stops waiting and fetches.
+	maxLoadFailures = 3
+	// After a Store call times out, refreshes skip the Store for a while
+	// instead of making callers wait for its timeout again: 1 s, doubling
+	// with each timeout in a row up to 30 s. Saves, releases and deletes,
+	// which nobody waits for, are still tried: a Store that answers late
+	// may still take them, and their success ends the skipping.
+	minStoreSkip = time.Second
+	maxStoreSkip = 30 * time.Second
 )
 
 // storeHealth remembers a Store that timed out.
 type storeHealth struct {
 	skipUntil atomic.Int64 // Unix ns
+	skip      atomic.Int64 // the current skip, in ns; 0 after a success
 }
 
 // obtain gets a token from the Store if it has a better one than L1, else
 // from DingTalk, under the cluster lock when the Store has one. stored is
 // the token as the Store holds it, for a later compare-and-delete.
 //
-// The Store is read and the lock taken at once, and the token is saved and
-// the lock released in the background, so that a cold start costs the
-// fetch and two Store round trips.
+// The Store is read and the lock taken at once, so that a cold start costs
+// the fetch and two Store round trips: this one, and the save. The token is
+// saved before it is handed out, so that a process that exits right after
+// (a job, a function) still shares it; only the release of the lock after a
+// fetch is left to the background when callers wait.
 func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, background bool) (t Token, stored string, err error) {
 	c := m.codecFor(ks, f)
 	if c == nil {
@@ -56,34 +66,27 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		lock = <-locked
 	}
 	if loadErr == nil {
-		m.release(lock)
+		m.unlock(lock) // at once: a process may exit right after
 		return t, stored, nil
 	}
-	if locker != nil && !lock.held && lock.err == nil && errors.Is(loadErr, ErrNotFound) {
-		// Another process is fetching: wait for its token, or for its lock
-		// to go, which makes this process the holder.
-		if t, stored, lock, err = m.awaitHolder(ctx, ks, c, locker); err == nil {
-			return t, stored, nil
-		}
-	}
-	if lock.held {
-		// Another process may have saved a token just before we locked.
-		if t, stored, err := m.loadShared(ctx, ks, c); err == nil {
-			m.release(lock)
+	if locker != nil && !lock.held && lock.err == nil {
+		// Another process is fetching: wait for its token.
+		if t, stored, err := m.awaitHolder(ctx, ks, c, locker); err == nil {
 			return t, stored, nil
 		}
 	}
 	t, err = m.fetch(ctx, ks, f, background)
-	if err != nil {
-		m.release(lock)
-		return Token{}, "", err
-	}
-	value := c.encode(t)
-	m.background(func() {
+	if err == nil {
+		value := c.encode(t)
 		m.saveShared(ctx, ks, value)
+		stored = value.Value
+	}
+	if background {
 		m.unlock(lock)
-	})
-	return t, value.Value, nil
+	} else {
+		m.release(lock)
+	}
+	return t, stored, err
 }
 
 // lockResult is the outcome of a TryLock.
@@ -102,7 +105,10 @@ func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lock
 	unlock, ok, err := locker.TryLock(sctx, ks.key, lockTTL)
 	if err != nil {
 		m.storeError("lock", ks.key, err)
-		return lockResult{err: err}
+		if !ok {
+			return lockResult{err: err}
+		}
+		// The lock may be ours: act as its holder, and release it.
 	}
 	return lockResult{held: ok, unlock: unlock}
 }
@@ -121,10 +127,15 @@ func (m *Manager) unlock(lock lockResult) {
 }
 
 // awaitHolder watches the Store while another process holds the refresh
-// lock, until its token appears, the lock is gone (then we hold it), the
-// Store fails, or the lock outlives its TTL. It returns the token, or the
-// lock this process took, with a non-nil error saying it must fetch.
-func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locker Locker) (Token, string, lockResult, error) {
+// lock, until its token appears, the lock is gone, the Store fails, or the
+// lock outlives its TTL. It returns the token, or an error saying this
+// process must fetch on its own.
+//
+// A lock gone without a token means its holder finished, or died, without
+// saving one: the Store cannot take it, or the holder's fetch failed. Every
+// waiter then fetches at once rather than each taking the lock in turn; the
+// lock taken to find out is given back.
+func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locker Locker) (Token, string, error) {
 	m.stats.lockWaits.Add(1)
 	start := time.Now()
 	outcome := "timeout"
@@ -135,30 +146,44 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 	}()
 	poll := time.NewTimer(minLockPoll)
 	defer poll.Stop()
+	failures := 0
 	for {
 		<-poll.C
-		t, stored, err := m.loadShared(ctx, ks, c)
+		t, stored, err := m.load(ctx, ks, c)
 		if err == nil {
 			outcome = "token"
-			return t, stored, lockResult{}, nil
+			return t, stored, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
-			outcome = "store_error"
-			return Token{}, "", lockResult{}, err
+			// One failure may be a slow moment; failures in a row mean the
+			// holder's token, if any, cannot be read.
+			if failures++; failures == maxLoadFailures {
+				outcome = "store_error"
+				return Token{}, "", err
+			}
+		} else {
+			failures = 0
 		}
 		lock := m.tryLock(ctx, ks, locker)
-		switch {
-		case lock.err != nil:
+		if lock.err != nil {
 			outcome = "store_error"
-			return Token{}, "", lockResult{}, lock.err
-		case lock.held:
+			return Token{}, "", lock.err
+		}
+		if lock.held {
+			// The holder may have saved its token just before it let go.
+			t, stored, err := m.load(ctx, ks, c)
+			m.release(lock)
+			if err == nil {
+				outcome = "token"
+				return t, stored, nil
+			}
 			outcome = "lock"
-			return Token{}, "", lock, errLockFreed
+			return Token{}, "", errLockFreed
 		}
 		waited := time.Since(start)
 		if waited > lockWaitLimit {
 			m.log(slog.LevelWarn, "dingtoken: the refresh lock outlived its TTL; fetching", ks.key)
-			return Token{}, "", lockResult{}, errLockFreed
+			return Token{}, "", errLockFreed
 		}
 		poll.Reset(min(max(waited/10, minLockPoll), maxLockPoll))
 	}
@@ -171,21 +196,40 @@ var (
 
 // loadShared returns the Store's token for ks if it can be handed out and
 // is better than L1's, and the value as stored. ErrNotFound covers every
-// value that is missing, unusable or not better.
+// value that is missing, unusable or not better. While the Store is
+// skipped after a timeout, it is not called.
 func (m *Manager) loadShared(ctx context.Context, ks *keyState, c *codec) (Token, string, error) {
 	if !m.store.usable() {
 		return Token{}, "", errStoreSkipped
 	}
+	return m.load(ctx, ks, c)
+}
+
+// load is loadShared even while the Store is skipped, for a process that
+// waits for another's token, which only the Store can show it.
+func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, string, error) {
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	raw, err := m.Store.Load(sctx, ks.key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		m.storeError("load", ks.key, err)
+		return Token{}, "", err
+	}
+	m.store.succeeded()
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			m.storeError("load", ks.key, err)
-		}
 		return Token{}, "", err
 	}
 	t, err := c.decode(raw)
+	if errors.Is(err, errSealedUnreadable) {
+		// Another process seals this key: leave its value alone rather than
+		// overwrite it with one that it would not trust.
+		c.keepOut = true
+		if !m.StorePlaintext {
+			ks.sealed.Store(true)
+		}
+		m.log(slog.LevelDebug, "dingtoken: the stored token is sealed and this fetcher has no secret; fetching without the store", ks.key)
+		return Token{}, "", ErrNotFound
+	}
 	if err != nil {
 		m.storeError("load", ks.key, err)
 		return Token{}, "", ErrNotFound
@@ -202,14 +246,16 @@ func (m *Manager) loadShared(ctx context.Context, ks *keyState, c *codec) (Token
 
 // saveShared puts a value into the Store.
 func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) {
-	if value.Value == "" || !m.store.usable() {
+	if value.Value == "" {
 		return
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	if err := m.Store.Save(sctx, ks.key, value); err != nil {
 		m.storeError("save", ks.key, err)
+		return
 	}
+	m.store.succeeded()
 }
 
 // deleteShared removes e's token from the Store, in the background, unless
@@ -220,9 +266,6 @@ func (m *Manager) deleteShared(ctx context.Context, ks *keyState, e *entry) {
 	}
 	ctx = context.WithoutCancel(ctx)
 	m.background(func() {
-		if !m.store.usable() {
-			return
-		}
 		sctx, cancel := m.storeContext(ctx)
 		defer cancel()
 		if err := m.Store.Delete(sctx, ks.key, e.stored); err != nil {
@@ -257,8 +300,10 @@ func (m *Manager) storeContext(ctx context.Context) (context.Context, context.Ca
 func (m *Manager) storeError(op, key string, err error) {
 	m.stats.storeErrors.Add(1)
 	timeout := isTimeout(err)
-	if timeout && m.store.skip() {
-		m.log(slog.LevelWarn, "dingtoken: store timed out; skipping it for a while", key, "op", op, "for", storeSkip)
+	if timeout {
+		if d := m.store.timedOut(); d > 0 {
+			m.log(slog.LevelWarn, "dingtoken: store timed out; skipping it for a while", key, "op", op, "for", d)
+		}
 	}
 	m.log(slog.LevelWarn, "dingtoken: store "+op+" failed; carrying on without it", key, "err", err)
 	if h := m.Hooks; h != nil && h.StoreError != nil {
@@ -272,11 +317,27 @@ func (h *storeHealth) usable() bool {
 	return until == 0 || time.Now().UnixNano() >= until
 }
 
-// skip starts a skip window; it reports whether one was not running yet.
-func (h *storeHealth) skip() bool {
-	now := time.Now()
+// timedOut starts a skip after a timeout, twice as long as the last one if
+// there was no success since, and returns it; 0 if one is running already.
+func (h *storeHealth) timedOut() time.Duration {
+	now := time.Now().UnixNano()
 	prev := h.skipUntil.Load()
-	return now.UnixNano() >= prev && h.skipUntil.CompareAndSwap(prev, now.Add(storeSkip).UnixNano())
+	if now < prev {
+		return 0
+	}
+	d := min(max(2*time.Duration(h.skip.Load()), minStoreSkip), maxStoreSkip)
+	if !h.skipUntil.CompareAndSwap(prev, now+int64(d)) {
+		return 0
+	}
+	h.skip.Store(int64(d))
+	return d
+}
+
+// succeeded ends the doubling of skips.
+func (h *storeHealth) succeeded() {
+	if h.skip.Load() != 0 {
+		h.skip.Store(0)
+	}
 }
 
 // codec turns a key's tokens into Store values and back, for one refresh.
@@ -284,6 +345,7 @@ type codec struct {
 	seal      *sealer // seals saved values; nil: saved as they are
 	open      *sealer // opens sealed values; nil: they are misses
 	plaintext bool    // plaintext values are tokens; else misses
+	keepOut   bool    // the Store holds a value this fetcher cannot open: save nothing
 }
 
 // codecFor decides how f's refresh uses the Store, or returns nil when it
@@ -313,6 +375,9 @@ func (m *Manager) codecFor(ks *keyState, f Fetcher) *codec {
 // encode returns t as it goes into the Store, with an empty value if it
 // cannot go.
 func (c *codec) encode(t Token) Token {
+	if c.keepOut {
+		return Token{}
+	}
 	if c.seal != nil {
 		return c.seal.seal(t)
 	}

@@ -390,7 +390,7 @@ func TestStoredTokenIsAdoptedWithItsExpiry(t *testing.T) {
 	if st := m.Stats(); st.L2Hits != 1 || st.Fetches != 0 {
 		t.Errorf("stats %+v, want one L2 hit and no fetch", st)
 	}
-	if got := m.state(appCreds(srv)).current.Load().expireAt; !got.Before(expiry) || got.Before(expiry.Add(-expiryMargin)) {
+	if got := time.Unix(0, m.state(appCreds(srv)).current.Load().expireAt); !got.Before(expiry) || got.Before(expiry.Add(-expiryMargin)) {
 		t.Errorf("L1 stops handing it out at %v, want just before %v", got, expiry)
 	}
 }

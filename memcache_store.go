@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -45,6 +46,11 @@ var errCorruptValue = errors.New("dingtoken: memcached value does not decode")
 // Each key holds the token with its own expiry, so a process that loads it
 // knows exactly how long it lives; memcached's expiration is set to match.
 type MemcacheStore struct {
+	// Logger receives what the Manager cannot see: refresh locks that could
+	// not be released, which hold other processes off until they expire.
+	// If nil, nothing is logged.
+	Logger *slog.Logger
+
 	client *memcache.Client
 }
 
@@ -106,10 +112,11 @@ func (s *MemcacheStore) Save(ctx context.Context, key string, t Token) error {
 // gets/cas pair: a fresh token written meanwhile by another process survives.
 func (s *MemcacheStore) Delete(ctx context.Context, key string, stale string) error {
 	err := bounded(ctx, func() error {
-		return s.compareAndDelete(memcacheKey(key), func(v []byte) bool {
+		_, err := s.compareAndDelete(memcacheKey(key), func(v []byte) bool {
 			t, err := decodeMemcacheValue(v)
 			return err == nil && t.Value == stale
 		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("dingtoken: memcached delete: %w", err)
@@ -119,6 +126,8 @@ func (s *MemcacheStore) Delete(ctx context.Context, key string, stale string) er
 
 // TryLock takes the refresh lock for key with memcached's add, which only
 // one process can win; the lock expires after ttl even if its holder dies.
+// When the add's answer is lost, TryLock reports the error with ok true:
+// the lock may be ours, and unlock removes it if it is.
 func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
 	lockKey := memcacheKey("lock:" + key)
 	owner := []byte(newOwnerID())
@@ -128,35 +137,61 @@ func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Durati
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("dingtoken: memcached lock: %w", err)
+		// The add may have reached memcached and only its reply been lost:
+		// then the lock is ours, and other processes wait for our token.
+		// So the caller acts as the holder, and unlock removes the lock if
+		// it is ours.
+		return func() { s.releaseLock(lockKey, owner, true) }, true, fmt.Errorf("dingtoken: memcached lock: %w", err)
 	}
-	unlock := func() {
-		// Only our own lock: after ttl, another process may hold a new one.
-		s.compareAndDelete(lockKey, func(v []byte) bool { return string(v) == string(owner) })
-	}
-	return unlock, true, nil
+	return func() { s.releaseLock(lockKey, owner, false) }, true, nil
 }
 
+// releaseLock deletes the lock under lockKey if owner still holds it (after
+// its TTL, another process may hold a new one), trying again after a failure.
+// After an add whose reply was lost, a miss is tried once more, in case the
+// add reaches memcached after the first look.
+func (s *MemcacheStore) releaseLock(lockKey string, owner []byte, uncertain bool) {
+	pause := 2 * s.client.Timeout
+	var err error
+	for attempt := range releaseAttempts {
+		if attempt > 0 {
+			time.Sleep(pause << (attempt - 1))
+		}
+		var deleted bool
+		deleted, err = s.compareAndDelete(lockKey, func(v []byte) bool { return string(v) == string(owner) })
+		if err == nil && (deleted || !uncertain || attempt > 0) {
+			return
+		}
+	}
+	if s.Logger != nil {
+		s.Logger.Warn("dingtoken: could not release the refresh lock; other processes wait until it expires",
+			"key", lockKey, "err", err)
+	}
+}
+
+// releaseAttempts bounds how often releaseLock tries.
+const releaseAttempts = 3
+
 // compareAndDelete deletes key if its value satisfies match and is unchanged
-// between the read and the delete. memcached has no conditional delete, so
-// this is a cas that writes an already-expired item.
-func (s *MemcacheStore) compareAndDelete(key string, match func([]byte) bool) error {
+// between the read and the delete, and reports whether it did. memcached has
+// no conditional delete, so this is a cas that writes an already-expired item.
+func (s *MemcacheStore) compareAndDelete(key string, match func([]byte) bool) (deleted bool, err error) {
 	item, err := s.client.Get(key)
 	if errors.Is(err, memcache.ErrCacheMiss) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !match(item.Value) {
-		return nil
+		return false, nil
 	}
 	item.Value, item.Expiration = nil, -1
 	err = s.client.CompareAndSwap(item)
 	if errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCacheMiss) {
-		return nil // changed or gone meanwhile: not ours to delete
+		return false, nil // changed or gone meanwhile: not ours to delete
 	}
-	return err
+	return err == nil, err
 }
 
 // bounded runs a memcached call, returning early when ctx ends. gomemcache

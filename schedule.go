@@ -33,10 +33,10 @@ func (s *scheduler) setLocked(ks *keyState, at time.Time) {
 	case ks.qi >= 0 && at.IsZero():
 		heap.Remove(&s.queue, ks.qi)
 	case ks.qi >= 0:
-		ks.wake = at
+		ks.wake = at.UnixNano()
 		heap.Fix(&s.queue, ks.qi)
 	case !at.IsZero():
-		ks.wake = at
+		ks.wake = at.UnixNano()
 		heap.Push(&s.queue, ks)
 	}
 }
@@ -49,7 +49,7 @@ func (s *scheduler) armLocked() {
 		}
 		return
 	}
-	wait := time.Until(s.queue[0].wake)
+	wait := time.Duration(s.queue[0].wake - time.Now().UnixNano())
 	if s.timer == nil {
 		s.timer = time.AfterFunc(wait, s.fire)
 		return
@@ -62,7 +62,7 @@ func (s *scheduler) fire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	for len(s.queue) > 0 && !s.queue[0].wake.After(now) {
+	for len(s.queue) > 0 && s.queue[0].wake <= now.UnixNano() {
 		ks := heap.Pop(&s.queue).(*keyState)
 		s.setLocked(ks, s.run(now, ks))
 	}
@@ -73,7 +73,7 @@ func (s *scheduler) fire() {
 type keyQueue []*keyState
 
 func (q keyQueue) Len() int           { return len(q) }
-func (q keyQueue) Less(i, j int) bool { return q[i].wake.Before(q[j].wake) }
+func (q keyQueue) Less(i, j int) bool { return q[i].wake < q[j].wake }
 func (q keyQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].qi, q[j].qi = i, j

@@ -2,7 +2,9 @@ package dingtoken
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +24,7 @@ func TestSealedInMemcached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first.bg.Wait() // the token is saved in the background
+	settle(first) // the token is saved in the background
 	item, err := client.Get(memcacheKey(f.Key()))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +48,7 @@ func TestPlaintextStoreForOtherLanguages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.bg.Wait()
+	settle(m)
 	if got, _ := store.Load(context.Background(), appCreds(srv).Key()); got.Value != tok.Value {
 		t.Errorf("StorePlaintext stored %q, want the token itself", got.Value)
 	}
@@ -102,7 +104,7 @@ func TestTamperedSealedValuesAreMisses(t *testing.T) {
 	if _, err := first.Token(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
-	first.bg.Wait()
+	settle(first)
 	stored, _ := store.Load(context.Background(), f.Key())
 	store.Save(context.Background(), f.Key(), Token{Value: flip(stored.Value, 10), Expiry: stored.Expiry})
 	logger, logs := newLogger()
@@ -112,5 +114,81 @@ func TestTamperedSealedValuesAreMisses(t *testing.T) {
 	}
 	if st := m.Stats(); st.L2Hits != 0 || st.Fetches != 1 || st.StoreErrors == 0 || !strings.Contains(logs.String(), "does not open") {
 		t.Errorf("stats %+v; want the tampered value counted as a store error and the token fetched", st)
+	}
+}
+
+// TestSealedAndPlaintextReplicasShareOneMemcached: a sealing replica, a
+// StorePlaintext replica and a replica whose fetcher has no secret share one
+// memcached. Nobody hands out a sealed value as a token, and nobody
+// overwrites what another can use.
+func TestSealedAndPlaintextReplicasShareOneMemcached(t *testing.T) {
+	srv := newSim(t)
+	mc := memcachedtest.Start(t)
+	client := memcache.New(mc.Addr)
+	sealing := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	tok, err := sealing.Token(context.Background(), appCreds(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(sealing)
+	sealedItem, _ := client.Get(memcacheKey(appCreds(srv).Key()))
+
+	plaintext := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr)), StorePlaintext: true}
+	got, err := plaintext.Token(context.Background(), appCreds(srv))
+	if err != nil || got.Value != tok.Value {
+		t.Errorf("the plaintext replica got %v, %v; want the token, opened with its secret", got, err)
+	}
+	noSecret := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	foreign := FetcherFunc(appCreds(srv).Key(), func(ctx context.Context) (Token, error) {
+		return Token{Value: "token-from-elsewhere", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	if got, err := noSecret.Token(context.Background(), foreign); err != nil || strings.HasPrefix(got.Value, sealedPrefix) {
+		t.Errorf("a replica without the secret got %v, %v; never a sealed value", got, err)
+	}
+	settle(plaintext)
+	settle(noSecret)
+	if item, _ := client.Get(memcacheKey(appCreds(srv).Key())); item == nil || string(item.Value) != string(sealedItem.Value) {
+		t.Errorf("memcached changed from %q to %v; the replicas that read the token had no reason to write", sealedItem.Value, item)
+	}
+	if got := srv.Fetches(testClientID); got != 1 {
+		t.Errorf("fetches %d, want 1", got)
+	}
+}
+
+// TestSealingIsDecidedPerFetcherNeverDowngraded: a fetcher without a secret
+// used a key first; the app's credentials still seal their tokens, and the
+// fetcher without a secret never writes that key in plaintext again.
+func TestSealingIsDecidedPerFetcherNeverDowngraded(t *testing.T) {
+	srv := newSim(t)
+	store := NewMemoryStore()
+	m := &Manager{Store: store}
+	creds := appCreds(srv)
+	var calls atomic.Int32
+	plain := FetcherFunc(creds.Key(), func(ctx context.Context) (Token, error) {
+		calls.Add(1)
+		return Token{Value: fmt.Sprintf("plain-%d", calls.Load()), Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	ctx := context.Background()
+	first, err := m.Token(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(m)
+	m.Invalidate(ctx, plain, first.Value)
+	tok, err := m.Token(ctx, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(m)
+	if got, _ := store.Load(ctx, creds.Key()); !strings.HasPrefix(got.Value, sealedPrefix) || strings.Contains(got.Value, tok.Value) {
+		t.Fatalf("after the app's credentials fetched, the Store holds %q; want it sealed", got.Value)
+	}
+	m.Invalidate(ctx, creds, tok.Value)
+	if _, err := m.Token(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	settle(m)
+	if got, _ := store.Load(ctx, creds.Key()); strings.HasPrefix(got.Value, "plain-") {
+		t.Errorf("a fetcher without a secret wrote %q in plaintext under a sealed key", got.Value)
 	}
 }

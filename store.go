@@ -34,7 +34,13 @@ type Store interface {
 type Locker interface {
 	// TryLock takes the lock for key for at most ttl without waiting. ok is
 	// false when another holder has it; unlock releases it only if it is
-	// still ours.
+	// still ours, and should try again briefly if that fails, since a lock
+	// left behind holds other processes off until it expires.
+	//
+	// When the store may have taken the lock without saying so (its answer
+	// was lost), TryLock returns the error with ok true and an unlock: the
+	// caller then acts as the holder, and unlock removes the lock if it is
+	// ours.
 	TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error)
 }
 

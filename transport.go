@@ -122,7 +122,7 @@ func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser) (*ht
 		for k, v := range req.Header {
 			r.Header[k] = v
 		}
-		r.Header[tokenHeader] = tok.header
+		r.Header[tokenHeader] = tok.header[:]
 	} else {
 		c.url = *req.URL
 		if c.url.RawQuery == "" {
