@@ -99,6 +99,9 @@ type keyState struct {
 	failure    atomic.Pointer[failure] // the last refresh failed; nil after a success
 	rejected   atomic.Pointer[string]  // the last token DingTalk rejected; never adopted again
 	sealer     *sealer                 // seals tokens for the Store; nil: stored as they are
+
+	// dropped holds digests of the tokens dropped within their lifetime, for issuedToken.
+	dropped atomic.Pointer[droppedTokens]
 }
 
 type failure struct {
@@ -160,6 +163,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		return true // dropped already; the current token is another one
 	}
 	e.stop()
+	ks.recordDropped(e.token)
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
 	m.deleteShared(ctx, ks, e)
