@@ -83,8 +83,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	m := t.manager()
 	ctx := req.Context()
 	tok, err := m.entry(ctx, t.Fetcher)
-	replace := hasCallerToken(req)
-	if replace {
+	newAPI := isNewAPIPath(req.URL.Path)
+	var header http.Header // the new API's header copy, made now to look for a caller's token on the way
+	var replace bool
+	if newAPI {
+		header, replace = copyHeader(req.Header)
+	} else {
+		replace = hasTokenHeader(req.Header)
+	}
+	if replace = replace || hasTokenParam(req.URL.RawQuery); replace {
 		// The entry above was needed first: DingTalk re-issues an internal
 		// app's token within its validity, so a token the caller fetched on
 		// its own is usually the one the Manager has just cached.
@@ -102,8 +109,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: reading the request body: %w", err)
 	}
 
-	resp, err := t.send(req, tok, body, upgrade, replace)
-	if err != nil || !inspectResponse(resp, isNewAPIPath(req.URL.Path)) {
+	resp, err := t.send(req, tok, body, upgrade, replace, header)
+	if err != nil || !inspectResponse(resp, newAPI) {
 		return resp, err
 	}
 	if !m.invalidate(ctx, t.Fetcher, tok.token.Value) || replay == nil {
@@ -118,7 +125,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: getting the request body to send again: %w", err)
 	}
 	m.stats.retries.Add(1)
-	return t.send(req, fresh, body, upgrade, replace)
+	return t.send(req, fresh, body, upgrade, replace, nil)
 }
 
 // Call sends req like RoundTrip. It makes a Transport the HttpClient of the
@@ -144,11 +151,12 @@ func (t *Transport) CloseIdleConnections() {
 
 // send sends a copy of req with tok's token and body: over https if
 // upgrade, and without the caller's own token headers and parameters if
-// replace. The copy is needed because a RoundTripper must not modify the
-// request it was given: the caller may reuse it, and http.Client reads it
-// again for redirects. It is a shallow copy with its own URL or Header, the
-// only parts changed, and costs less than req.Clone.
-func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, upgrade, replace bool) (*http.Response, error) {
+// replace. header, if not nil, is the copy of req's header to send, without
+// token headers. The copy is needed because a RoundTripper must not modify
+// the request it was given: the caller may reuse it, and http.Client reads
+// it again for redirects. It is a shallow copy with its own URL or Header,
+// the only parts changed, and costs less than req.Clone.
+func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, upgrade, replace bool, header http.Header) (*http.Response, error) {
 	c := &requestCopy{req: *req}
 	r := &c.req
 	r.Body = body
@@ -163,15 +171,13 @@ func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, upgr
 			c.url.RawQuery = withoutTokenParams(c.url.RawQuery)
 		}
 	}
-	if newAPI || replace {
-		r.Header = make(http.Header, len(req.Header)+1)
-		for k, v := range req.Header {
-			if !replace || !isTokenHeader(k) {
-				r.Header[k] = v
-			}
-		}
+	if header == nil && (newAPI || replace) {
+		header, _ = copyHeader(req.Header)
+	}
+	if header != nil {
+		r.Header = header
 		if newAPI {
-			r.Header[tokenHeader] = tok.header
+			header[tokenHeader] = tok.header
 		}
 	}
 	if !newAPI {

@@ -24,20 +24,49 @@ func isTokenHeader(k string) bool {
 	return len(k) == len(tokenHeader) && strings.EqualFold(k, tokenHeader)
 }
 
-// hasCallerToken reports whether req already carries a token header or an
-// access_token parameter, even an empty one. It allocates nothing.
-func hasCallerToken(req *http.Request) bool {
-	for k := range req.Header {
+// copyHeader returns a copy of h, with room for the token header and
+// without any token header, and whether h had one. The new API's requests
+// need the copy anyway, so finding a caller's token header costs them
+// nothing more.
+func copyHeader(h http.Header) (http.Header, bool) {
+	c := make(http.Header, len(h)+1)
+	found := false
+	for k, v := range h {
+		if isTokenHeader(k) {
+			found = true
+			continue
+		}
+		c[k] = v
+	}
+	return c, found
+}
+
+// hasTokenHeader reports whether h has a token header, even an empty one.
+func hasTokenHeader(h http.Header) bool {
+	for k := range h {
 		if isTokenHeader(k) {
 			return true
 		}
 	}
-	found := false
-	eachTokenParam(req.URL.RawQuery, func(string, int, int) bool {
-		found = true
+	return false
+}
+
+// hasTokenParam reports whether rawQuery has an access_token parameter, even
+// an empty one. It allocates nothing, and rules out most queries with one
+// substring search: the key is access_token, or an escaped form with a '%'.
+func hasTokenParam(rawQuery string) bool {
+	if !strings.Contains(rawQuery, "_token") && strings.IndexByte(rawQuery, '%') < 0 {
 		return false
-	})
-	return found
+	}
+	for rawQuery != "" {
+		var seg string
+		seg, rawQuery, _ = strings.Cut(rawQuery, "&")
+		key, _, _ := strings.Cut(seg, "=")
+		if isTokenParamKey(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // callerTokens returns the non-empty values of req's token headers and

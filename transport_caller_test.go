@@ -292,20 +292,28 @@ func TestForeignTokenPassesWhenOurTokenCannotBeHad(t *testing.T) {
 	}
 }
 
-func TestWithoutTokenParams(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"", ""},
-		{"a=1", "a=1"},
-		{"access_token=x", ""},
-		{"access_token=x&a=1", "a=1"},
-		{"a=1&access_token=x", "a=1"},
-		{"a=1&access_token=x&b=2&access_token=y", "a=1&b=2"},
-		{"x_access_token=1&access_tokens=2", "x_access_token=1&access_tokens=2"},
-		{"access%5Ftoken=x&a=1", "a=1"},
-		{"access_token&a=1", "a=1"},
+func TestTokenParams(t *testing.T) {
+	for _, tt := range []struct {
+		in, without string
+		has         bool
+	}{
+		{"", "", false},
+		{"a=1", "a=1", false},
+		{"access_token=x", "", true},
+		{"access_token=x&a=1", "a=1", true},
+		{"a=1&access_token=x", "a=1", true},
+		{"a=1&access_token=x&b=2&access_token=y", "a=1&b=2", true},
+		{"x_access_token=1&access_tokens=2", "x_access_token=1&access_tokens=2", false},
+		{"access%5Ftoken=x&a=1", "a=1", true},
+		{"%61ccess%5ftoken=x", "", true},
+		{"a=%20&b=2", "a=%20&b=2", false},
+		{"access_token&a=1", "a=1", true},
 	} {
-		if got := withoutTokenParams(tt.in); got != tt.want {
-			t.Errorf("withoutTokenParams(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := withoutTokenParams(tt.in); got != tt.without {
+			t.Errorf("withoutTokenParams(%q) = %q, want %q", tt.in, got, tt.without)
+		}
+		if got := hasTokenParam(tt.in); got != tt.has {
+			t.Errorf("hasTokenParam(%q) = %v, want %v", tt.in, got, tt.has)
 		}
 	}
 }
