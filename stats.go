@@ -15,7 +15,7 @@ type Stats struct {
 	Invalidations       uint64 // tokens dropped because DingTalk rejected them
 	StoreErrors         uint64 // Store and Locker calls that failed
 	LockWaits           uint64 // times another process held the refresh lock and we waited for its token
-	Retries             uint64 // requests a Transport sent again with a fresh token after DingTalk rejected theirs
+	Retries             uint64 // requests a Transport (or calls WithToken) sent again with a fresh token after DingTalk rejected theirs
 }
 
 type counters struct {
