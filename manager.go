@@ -185,6 +185,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		return true
 	}
 	ks.replacing.Store(true)
+	ks.recordDropped(e.token)
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
 	m.deleteShared(ctx, ks, e)

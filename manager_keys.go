@@ -31,6 +31,9 @@ type keyState struct {
 	forgotten atomic.Bool             // removed from the Manager; lookups make a new keyState
 	lastAsked atomic.Int64            // Unix ns of the last caller that needed a refresh
 
+	// dropped holds digests of the tokens dropped within their lifetime, for issuedToken.
+	dropped atomic.Pointer[droppedTokens]
+
 	identities []any // Fetcher pointers mapped to this key in Manager.fetchers; guarded by the scheduler's mu
 
 	wake int64 // Unix ns when the scheduler next looks at the key; guarded by the scheduler's mu
@@ -140,7 +143,9 @@ func (m *Manager) install(ks *keyState, e *entry) {
 	if time.Now().UnixNano() >= e.refreshAt {
 		e.due.Store(true)
 	}
-	ks.current.Store(e)
+	if old := ks.current.Swap(e); old != nil && old.token.Value != e.token.Value {
+		ks.recordDropped(old.token) // a caller may still hold it, as ours
+	}
 	m.scheduler().schedule(ks, time.Unix(0, e.refreshAt))
 }
 

@@ -15,7 +15,7 @@ type Stats struct {
 	Invalidations       uint64 // tokens dropped because DingTalk rejected them
 	StoreErrors         uint64 // Store and Locker calls that failed
 	LockWaits           uint64 // times another process held the refresh lock and we waited for its token
-	Retries             uint64 // requests a Transport sent again with a fresh token after DingTalk rejected theirs
+	Retries             uint64 // requests a Transport (or calls WithToken) sent again with a fresh token after DingTalk rejected theirs
 	DampedRejections    uint64 // rejections passed on without dropping the token: its replacement was rejected too
 	Keys                uint64 // keys held now; idle ones are forgotten
 }

@@ -2,6 +2,7 @@ package dingtoken
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,19 +25,28 @@ const maxDrain = 64 << 10
 
 // Transport is an http.RoundTripper that puts a token from Manager on every
 // request to one of Hosts, and when DingTalk rejects that token, drops it,
-// gets a fresh one and sends the request once more.
+// gets a fresh one and sends the request once more. Its Call method makes it
+// the HttpClient of the official DingTalk SDK's runtime as well.
 //
-// Requests to other hosts, to the token endpoints, and requests that already
-// carry an access_token (robot webhooks) pass through untouched.
+// A token the caller already put on a request (the x-acs-dingtalk-access-token
+// header in any capitalisation, or the access_token query parameter) decides
+// what happens: one the Manager issued for Fetcher's key, or
+// [TokenPlaceholder], is replaced by the current token and recovered like an
+// injected one; any other token (a user's, another app's) is sent untouched.
+// Requests to other hosts, to the token endpoints and to robot webhooks pass
+// through untouched too.
 type Transport struct {
 	// Fetcher gets this transport's tokens. Required.
 	Fetcher Fetcher
 	// Manager caches the tokens. If nil, DefaultManager is used.
 	Manager *Manager
-	// Base sends the requests. If nil, http.DefaultTransport is used.
+	// Base sends the requests. If nil, http.DefaultTransport is used (as it
+	// was when the program started, if http.DefaultTransport is this
+	// Transport itself).
 	Base http.RoundTripper
-	// Hosts receive the token. If nil, DefaultHosts is used. Tokens go only
-	// over https, except to loopback addresses.
+	// Hosts receive the token. If nil, DefaultHosts is used. Requests to them
+	// go only over https: plain http is sent as https, except to loopback
+	// addresses.
 	Hosts []string
 }
 
@@ -47,22 +57,49 @@ func NewClient(f Fetcher) *http.Client {
 }
 
 // RoundTrip sends req with a token, and once more with a fresh token if
-// DingTalk rejects the first one.
+// DingTalk rejects the first one. The response's Request is req itself, so
+// that whatever logs it does not see the token.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.wantsToken(req) {
-		return t.base().RoundTrip(req)
+	host := req.URL.Hostname()
+	if !t.isTokenHost(host) {
+		resp, err := t.base().RoundTrip(req)
+		return t.finish(req, resp, err)
 	}
-	if req.URL.Scheme != "https" && !isLoopback(req.URL.Hostname()) {
-		closeBody(req)
-		return nil, fmt.Errorf("dingtoken: refusing to send a token over %s to %s; use https", req.URL.Scheme, req.URL.Host)
+	upgrade := false
+	if req.URL.Scheme != "https" && !isLoopback(host) {
+		if req.URL.Scheme != "http" {
+			closeBody(req)
+			return nil, fmt.Errorf("dingtoken: refusing to send a request for %s over %q; use https", req.URL.Host, req.URL.Scheme)
+		}
+		upgrade = true // the official SDK's default protocol is http
+	}
+	if passesThrough(req.URL.Path) {
+		return t.forward(req, upgrade, nil)
 	}
 	if t.Fetcher == nil {
 		closeBody(req)
-		return nil, fmt.Errorf("dingtoken: Transport.Fetcher is nil")
+		return nil, errors.New("dingtoken: Transport.Fetcher is nil")
 	}
 	m := t.manager()
 	ctx := req.Context()
 	tok, err := m.entry(ctx, t.Fetcher)
+	newAPI := isNewAPIPath(req.URL.Path)
+	var header http.Header // the new API's header copy, made now to look for a caller's token on the way
+	var replace bool
+	if newAPI {
+		header, replace = copyHeader(req.Header)
+	} else {
+		replace = hasTokenHeader(req.Header)
+	}
+	if replace = replace || hasTokenParam(req.URL.RawQuery); replace {
+		// The entry above was needed first: DingTalk re-issues an internal
+		// app's token within its validity, so a token the caller fetched on
+		// its own is usually the one the Manager has just cached.
+		theirs := callerTokens(req)
+		if !m.issuedAll(t.Fetcher, theirs) {
+			return t.forward(req, upgrade, theirs) // a user's or another app's token: not ours to replace
+		}
+	}
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -72,8 +109,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: reading the request body: %w", err)
 	}
 
-	resp, err := t.send(req, tok, body)
-	if err != nil || !t.rejected(req, resp, tok) {
+	resp, err := t.send(req, tok, body, upgrade, replace, header)
+	if err != nil || !rejected(resp, newAPI, tok) {
 		return resp, err
 	}
 	if !m.invalidate(ctx, t.Fetcher, tok.token.Value) || replay == nil {
@@ -88,8 +125,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: getting the request body to send again: %w", err)
 	}
 	m.stats.retries.Add(1)
-	resp, err = t.send(req, fresh, body)
-	if err == nil && t.rejected(req, resp, fresh) {
+	resp, err = t.send(req, fresh, body, upgrade, replace, nil)
+	if err == nil && rejected(resp, newAPI, fresh) {
 		// Never a second retry: the caller gets this answer. Reporting it
 		// drops the fresh token, or, if it replaced the rejected one,
 		// damps the chain.
@@ -100,42 +137,102 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // rejected reports whether resp says DingTalk rejected tok's token, and
 // records that DingTalk took it otherwise.
-func (t *Transport) rejected(req *http.Request, resp *http.Response, tok *entry) bool {
-	if inspectResponse(resp, isNewAPIPath(req.URL.Path)) {
+func rejected(resp *http.Response, newAPI bool, tok *entry) bool {
+	if inspectResponse(resp, newAPI) {
 		return true
 	}
 	tok.accept()
 	return false
 }
 
-// send sends a copy of req with tok's token and body. The copy is needed
-// because a RoundTripper must not modify the request it was given: the
-// caller may reuse it, and http.Client reads it again for redirects. It is a
-// shallow copy with its own URL or Header, the only parts changed, and costs
-// less than req.Clone.
-func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser) (*http.Response, error) {
+// Call sends req like RoundTrip. It makes a Transport the HttpClient of the
+// official DingTalk SDK's runtime (github.com/alibabacloud-go/tea/dara), as
+// in openapi.Config{HttpClient: &dingtoken.Transport{...}}.
+//
+// The runtime builds a new *http.Transport for every request, carrying its
+// proxy, TLS and connect-timeout options; Call does not use it, because a
+// transport per request opens a new connection per request. Requests go
+// through Base, which keeps connections alive: set those options there.
+func (t *Transport) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
+	return t.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of Base, if it has a
+// CloseIdleConnections method, so that http.Client.CloseIdleConnections
+// reaches it through the Transport.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base().(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// send sends a copy of req with tok's token and body: over https if
+// upgrade, and without the caller's own token headers and parameters if
+// replace. header, if not nil, is the copy of req's header to send, without
+// token headers. The copy is needed because a RoundTripper must not modify
+// the request it was given: the caller may reuse it, and http.Client reads
+// it again for redirects. It is a shallow copy with its own URL or Header,
+// the only parts changed, and costs less than req.Clone.
+func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, upgrade, replace bool, header http.Header) (*http.Response, error) {
 	c := &requestCopy{req: *req}
 	r := &c.req
 	r.Body = body
-	if isNewAPIPath(req.URL.Path) {
-		r.Header = make(http.Header, len(req.Header)+1)
-		for k, v := range req.Header {
-			r.Header[k] = v
-		}
-		r.Header[tokenHeader] = tok.header[:]
-	} else {
+	newAPI := isNewAPIPath(req.URL.Path)
+	if upgrade || replace || !newAPI {
 		c.url = *req.URL
+		r.URL = &c.url
+		if upgrade {
+			c.url.Scheme = "https"
+		}
+		if replace {
+			c.url.RawQuery = withoutTokenParams(c.url.RawQuery)
+		}
+	}
+	if header == nil && (newAPI || replace) {
+		header, _ = copyHeader(req.Header)
+	}
+	if header != nil {
+		r.Header = header
+		if newAPI {
+			header[tokenHeader] = tok.header[:]
+		}
+	}
+	if !newAPI {
 		if c.url.RawQuery == "" {
 			c.url.RawQuery = tok.query
 		} else {
 			c.url.RawQuery += "&" + tok.query
 		}
-		r.URL = &c.url
 	}
 	resp, err := t.base().RoundTrip(r)
-	if err != nil {
-		return nil, redactError(err, tok.token.Value)
+	return t.finish(req, resp, err, tok.token.Value)
+}
+
+// forward sends req without a token of ours, over https if upgrade; secrets
+// are the caller's own tokens, kept out of errors.
+func (t *Transport) forward(req *http.Request, upgrade bool, secrets []string) (*http.Response, error) {
+	r := req
+	if upgrade {
+		c := &requestCopy{req: *req, url: *req.URL}
+		c.url.Scheme = "https"
+		c.req.URL = &c.url
+		r = &c.req
 	}
+	resp, err := t.base().RoundTrip(r)
+	return t.finish(req, resp, err, secrets...)
+}
+
+// finish hands Base's answer to the caller: the response with the caller's
+// own request in it, rather than the copy that carried a token, or the error
+// without secrets.
+func (t *Transport) finish(req *http.Request, resp *http.Response, err error, secrets ...string) (*http.Response, error) {
+	if err != nil {
+		return nil, redactError(err, secrets...)
+	}
+	if resp == nil {
+		return nil, fmt.Errorf("dingtoken: the base transport %T returned neither a response nor an error", t.base())
+	}
+	resp.Request = req
 	return resp, nil
 }
 
@@ -146,24 +243,18 @@ type requestCopy struct {
 	url url.URL
 }
 
-// tokenHeader is the new API's token header, in canonical form.
-const tokenHeader = "X-Acs-Dingtalk-Access-Token"
-
-// wantsToken reports whether req goes to DingTalk and needs our token.
-func (t *Transport) wantsToken(req *http.Request) bool {
+// isTokenHost reports whether host is one of t's Hosts.
+func (t *Transport) isTokenHost(host string) bool {
 	hosts := t.Hosts
 	if hosts == nil {
 		hosts = DefaultHosts
 	}
-	host := req.URL.Hostname()
-	found := false
 	for _, h := range hosts {
 		if strings.EqualFold(h, host) {
-			found = true
-			break
+			return true
 		}
 	}
-	return found && !isTokenEndpoint(req.URL.Path) && !strings.Contains(req.URL.RawQuery, "access_token=")
+	return false
 }
 
 func (t *Transport) manager() *Manager {
@@ -173,30 +264,21 @@ func (t *Transport) manager() *Manager {
 	return t.Manager
 }
 
+// startupTransport is http.DefaultTransport as it was when the program
+// started.
+var startupTransport = http.DefaultTransport
+
 func (t *Transport) base() http.RoundTripper {
-	if t.Base == nil {
-		return http.DefaultTransport
+	if t.Base != nil {
+		return t.Base
 	}
-	return t.Base
-}
-
-// isNewAPIPath reports whether path belongs to the new API, which takes the
-// token in a header; the legacy API takes it in the query.
-func isNewAPIPath(path string) bool {
-	return strings.HasPrefix(path, "/v1.0/") || strings.HasPrefix(path, "/v2.0/")
-}
-
-// isTokenEndpoint reports whether path is one of DingTalk's token endpoints,
-// which authenticate with secrets rather than an access token.
-func isTokenEndpoint(path string) bool {
-	switch path {
-	case "/gettoken", "/sns/gettoken", "/service/get_corp_token",
-		"/v1.0/oauth2/accessToken", "/v1.0/oauth2/corpAccessToken", "/v1.0/oauth2/suiteAccessToken",
-		"/v1.0/oauth2/userAccessToken", "/v1.0/oauth2/ssoAccessToken":
-		return true
+	// A program that makes this Transport http.DefaultTransport, so that
+	// every client in the process sends DingTalk a token, must not send its
+	// requests to itself forever.
+	if rt := http.DefaultTransport; rt != http.RoundTripper(t) {
+		return rt
 	}
-	// POST /v1.0/oauth2/{corpId}/token
-	return strings.HasPrefix(path, "/v1.0/oauth2/") && strings.HasSuffix(path, "/token")
+	return startupTransport
 }
 
 func isLoopback(host string) bool {

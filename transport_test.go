@@ -118,27 +118,6 @@ func TestNoTokenToOtherHosts(t *testing.T) {
 	}
 }
 
-func TestNoTokenOverPlainHTTP(t *testing.T) {
-	var sent atomic.Int32
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		sent.Add(1)
-		return nil, errors.New("must not be sent")
-	})
-	f := FetcherFunc("plain", func(context.Context) (Token, error) {
-		return Token{Value: "tok-never-sent", Expiry: time.Now().Add(time.Hour)}, nil
-	})
-	c := &http.Client{Transport: &Transport{Fetcher: f, Manager: &Manager{}, Base: base, Hosts: []string{"api.dingtalk.com", "dingtalk.example"}}}
-	for _, u := range []string{"http://api.dingtalk.com/v1.0/x", "http://dingtalk.example/user/get"} {
-		_, err := c.Get(u)
-		if err == nil || !strings.Contains(err.Error(), "refusing") {
-			t.Errorf("%s: err = %v, want a refusal", u, err)
-		}
-	}
-	if n := sent.Load(); n != 0 {
-		t.Errorf("%d plain-http requests were sent", n)
-	}
-}
-
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

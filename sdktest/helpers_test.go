@@ -1,0 +1,133 @@
+package sdktest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	"github.com/alibabacloud-go/tea/dara"
+	"github.com/dingtoken/dingtoken"
+	"github.com/dingtoken/dingtoken/dingtalktest"
+)
+
+const (
+	appID     = "ding-sdk-app"
+	appSecret = "sdk-app-secret-0c7e"
+)
+
+// newSim starts a simulator that knows the test app.
+func newSim(t testing.TB) *dingtalktest.Server {
+	t.Helper()
+	srv := dingtalktest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.AddApp(appID, appSecret)
+	return srv
+}
+
+// creds fetches the test app's tokens from srv.
+func creds(srv *dingtalktest.Server) *dingtoken.AppCredentials {
+	return &dingtoken.AppCredentials{ClientID: appID, ClientSecret: appSecret, HTTPClient: srv.Client()}
+}
+
+// newSDK returns a client of the official SDK's runtime for api.dingtalk.com,
+// set up as the DingTalk SDK's generated clients set it up, with hc as its
+// HttpClient.
+func newSDK(t testing.TB, hc dara.HttpClient) *openapi.Client {
+	t.Helper()
+	c, err := openapi.NewClient(&openapi.Config{
+		Endpoint:           dara.String("api.dingtalk.com"),
+		SignatureAlgorithm: dara.String("v2"),
+		HttpClient:         hc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// getUserMe calls GET /v1.0/contact/users/me through the runtime as a
+// generated DingTalk operation does: protocol "HTTP", a ROA-style JSON
+// call, with the token, if any, in headers (as the SDK's *Headers structs
+// put it). AuthType is Anonymous because no Alibaba Cloud credential is
+// involved; the DingTalk SDK's gateway skips signing the same way.
+func getUserMe(ctx context.Context, c *openapi.Client, headers map[string]*string) (map[string]any, error) {
+	params := &openapi.Params{
+		Action:      dara.String("GetUser"),
+		Version:     dara.String("contact_1.0"),
+		Protocol:    dara.String("HTTP"),
+		Pathname:    dara.String("/v1.0/contact/users/me"),
+		Method:      dara.String("GET"),
+		AuthType:    dara.String("Anonymous"),
+		Style:       dara.String("ROA"),
+		ReqBodyType: dara.String("json"),
+		BodyType:    dara.String("json"),
+	}
+	return c.CallApiWithCtx(ctx, params, &openapi.OpenApiRequest{Headers: headers}, &dara.RuntimeOptions{})
+}
+
+// tokenHeader is the header the SDK's *Headers structs send a token in.
+func tokenHeader(token string) map[string]*string {
+	return map[string]*string{"x-acs-dingtalk-access-token": dara.String(token)}
+}
+
+// wire records the scheme, token headers and access_token parameters of
+// every request the Transport hands its base, and sends it on.
+type wire struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	sent []sent
+}
+
+type sent struct {
+	scheme  string
+	headers []string // values of every header named x-acs-dingtalk-access-token, in any case
+	params  []string // values of every access_token parameter
+}
+
+func (w *wire) RoundTrip(r *http.Request) (*http.Response, error) {
+	s := sent{scheme: r.URL.Scheme}
+	for k, vs := range r.Header {
+		if strings.EqualFold(k, "x-acs-dingtalk-access-token") {
+			s.headers = append(s.headers, vs...)
+		}
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	s.params = q["access_token"]
+	w.mu.Lock()
+	w.sent = append(w.sent, s)
+	w.mu.Unlock()
+	return w.next.RoundTrip(r)
+}
+
+func (w *wire) requests() []sent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]sent(nil), w.sent...)
+}
+
+// oneHeader reports the one token s carried, in the header only.
+func (s sent) oneHeader() (string, bool) {
+	if len(s.headers) == 1 && len(s.params) == 0 {
+		return s.headers[0], true
+	}
+	return "", false
+}
+
+// run calls fn n times concurrently and returns the errors.
+func run(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errs
+}

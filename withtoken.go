@@ -1,0 +1,155 @@
+package dingtoken
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+)
+
+// WithToken calls call with a valid token for f, for SDKs that take a token
+// string rather than an http.Client. When call's error says DingTalk rejected
+// that token (see [IsTokenRejected]), WithToken drops the token as a
+// [Transport] does, gets a fresh one and calls call once more, never twice.
+// It returns call's last error, or the Manager's if no token could be had.
+func (m *Manager) WithToken(ctx context.Context, f Fetcher, call func(ctx context.Context, token string) error) error {
+	e, err := m.entry(ctx, f)
+	if err != nil {
+		return err
+	}
+	if err = callWith(ctx, e, call); !IsTokenRejected(err) || !m.invalidate(ctx, f, e.token.Value) {
+		return err
+	}
+	fresh, err := m.entry(ctx, f)
+	if err != nil {
+		return err
+	}
+	m.stats.retries.Add(1)
+	if err = callWith(ctx, fresh, call); IsTokenRejected(err) {
+		// As for a Transport: drops the fresh token, or damps the chain.
+		m.invalidate(ctx, f, fresh.token.Value)
+	}
+	return err
+}
+
+// callWith calls call with e's token, recording that DingTalk took it when
+// call succeeds.
+func callWith(ctx context.Context, e *entry, call func(ctx context.Context, token string) error) error {
+	err := call(ctx, e.token.Value)
+	if err == nil {
+		e.accept()
+	}
+	return err
+}
+
+// IsTokenRejected reports whether err, or any error it wraps, says DingTalk
+// rejected the access token, by the rule a [Transport] applies to answers:
+// legacy errcode 40014, 42001 or 40001 (or 88 with one of the first two as
+// sub_code), or the new API's InvalidAuthentication with HTTP 400 or 401, or
+// Unauthorized with HTTP 401.
+//
+// It recognises an [*APIError] and, without importing them, the errors of the
+// official DingTalk SDK's runtime: tea's SDKError and darabonba-openapi's
+// ClientError, or any error struct with a Code (string or *string) and a
+// StatusCode (int or *int) field.
+func IsTokenRejected(err error) bool {
+	for err != nil {
+		if rejects(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if IsTokenRejected(e) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// rejects reports whether err itself, not what it wraps, is a rejection.
+func rejects(err error) bool {
+	if e, ok := err.(*APIError); ok {
+		return rejectedTokenCode(e.StatusCode, e.Code, e.SubCode)
+	}
+	v := reflect.ValueOf(err)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return false
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return false
+	}
+	code, ok := stringField(v, "Code")
+	if !ok {
+		return false
+	}
+	status, ok := intField(v, "StatusCode")
+	return ok && rejectedTokenCode(status, code, "")
+}
+
+// rejectedTokenCode is the rule by which DingTalk's error codes say the
+// access token is bad, whoever parsed the answer: legacy errcodes arrive with
+// HTTP 200 (or no status, from an SDK that dropped it), the new API's codes
+// with 400 or 401.
+func rejectedTokenCode(status int, code, subCode string) bool {
+	legacy := status == http.StatusOK || status == 0
+	switch code {
+	case "40014", "42001", "40001":
+		return legacy
+	case "88":
+		return legacy && (subCode == "40014" || subCode == "42001")
+	case "InvalidAuthentication":
+		return status == http.StatusBadRequest || status == http.StatusUnauthorized
+	case "Unauthorized":
+		return status == http.StatusUnauthorized
+	}
+	return false
+}
+
+// stringField returns v's field name if it is a string or a non-nil *string.
+func stringField(v reflect.Value, name string) (string, bool) {
+	f := v.FieldByName(name)
+	if f.Kind() == reflect.Pointer {
+		if f.IsNil() {
+			return "", false
+		}
+		f = f.Elem()
+	}
+	if f.Kind() != reflect.String {
+		return "", false
+	}
+	return f.String(), true
+}
+
+// intField returns v's field name if it is an integer or a pointer to one;
+// a nil pointer (a status the SDK did not record) is 0.
+func intField(v reflect.Value, name string) (int, bool) {
+	f := v.FieldByName(name)
+	if f.Kind() == reflect.Pointer {
+		if f.IsNil() {
+			return 0, isInt(f.Type().Elem().Kind())
+		}
+		f = f.Elem()
+	}
+	if isInt(f.Kind()) {
+		return int(f.Int()), true
+	}
+	return 0, false
+}
+
+func isInt(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return true
+	}
+	return false
+}
