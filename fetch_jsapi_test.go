@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dingtoken/dingtoken/dingtalktest"
 	"github.com/dingtoken/dingtoken/internal/memcachedtest"
 )
@@ -134,12 +133,12 @@ func TestJSAPITicketIsCappedAtItsFirstSighting(t *testing.T) {
 func TestJSAPITicketSightingSharedThroughMemcached(t *testing.T) {
 	srv := newSim(t)
 	mc := memcachedtest.Start(t)
-	a := jsapiFor(srv, &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr))}, false)
+	a := jsapiFor(srv, &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}, false)
 	tok, err := a.Fetch(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := memcache.New(mc.Addr).Get(memcacheKey("jsapi-seen:" + a.App.Key()))
+	raw, err := patientMemcache(mc.Addr).Get(memcacheKey("jsapi-seen:" + a.App.Key()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +149,7 @@ func TestJSAPITicketSightingSharedThroughMemcached(t *testing.T) {
 	seen := time.Now().Add(-23 * time.Hour)
 	a.Manager.Store.Save(context.Background(), "jsapi-seen:"+a.App.Key(), Token{Value: ticketFingerprint(tok.Value), Expiry: seen.Add(JSAPITicketMaxAge)})
 	for i := range 3 {
-		b := jsapiFor(srv, &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr))}, false)
+		b := jsapiFor(srv, &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}, false)
 		got, err := b.Fetch(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -166,7 +165,7 @@ func TestJSAPITicketSightingSharedThroughMemcached(t *testing.T) {
 func TestJSAPITicketSealedLikeTokens(t *testing.T) {
 	srv := newSim(t)
 	mc := memcachedtest.Start(t)
-	client := memcache.New(mc.Addr)
+	client := patientMemcache(mc.Addr)
 	m := &Manager{Store: NewMemcacheStore(client)}
 	jt := jsapiFor(srv, m, false)
 	tok, err := m.Token(context.Background(), jt)
@@ -180,7 +179,7 @@ func TestJSAPITicketSealedLikeTokens(t *testing.T) {
 	if v := string(item.Value); strings.Contains(v, tok.Value) || !strings.Contains(v, sealedPrefix) {
 		t.Errorf("stored ticket %q: want it sealed", v)
 	}
-	other := &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr))}
+	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
 	if got, err := other.Token(context.Background(), jsapiFor(srv, other, false)); err != nil || got.Value != tok.Value || other.Stats().L2Hits != 1 {
 		t.Errorf("another replica: %v, %v, stats %+v; want the same ticket from memcached", got, err, other.Stats())
 	}

@@ -23,7 +23,7 @@ func TestNewCredentialsNeverLeak(t *testing.T) {
 	logger, logs := newLogger()
 	srv := newISVSim(t)
 	mc := memcachedtest.Start(t)
-	store := NewMemcacheStore(memcache.New(mc.Addr))
+	store := NewMemcacheStore(patientMemcache(mc.Addr))
 	tickets := &SuiteTickets{SuiteKey: testSuiteKey, SuiteSecret: testSuiteSecret, Store: store, Logger: logger}
 	var pushed []string
 	push := func() {
@@ -106,7 +106,7 @@ func TestNewCredentialsNeverLeak(t *testing.T) {
 	}
 	assertNoSecret(t, "log", logs.String(), secrets...)
 
-	client := memcache.New(mc.Addr)
+	client := patientMemcache(mc.Addr)
 	for _, k := range append(keys, "suite-ticket:"+testSuiteKey, "jsapi-seen:"+good()[5].(*JSAPITicket).App.Key()) {
 		item, err := client.Get(memcacheKey(k))
 		if errors.Is(err, memcache.ErrCacheMiss) {

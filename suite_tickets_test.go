@@ -16,7 +16,15 @@ import (
 // replicaTickets returns a SuiteTickets of its own on its own memcached
 // client, as a replica of a service would have.
 func replicaTickets(addr string) *SuiteTickets {
-	return &SuiteTickets{SuiteKey: testSuiteKey, SuiteSecret: testSuiteSecret, Store: NewMemcacheStore(memcache.New(addr))}
+	return &SuiteTickets{SuiteKey: testSuiteKey, SuiteSecret: testSuiteSecret, Store: NewMemcacheStore(patientMemcache(addr))}
+}
+
+// patientMemcache returns a memcached client whose calls may take a second,
+// for tests whose claims are not about memcached's speed.
+func patientMemcache(addr string) *memcache.Client {
+	c := memcache.New(addr)
+	c.Timeout = time.Second
+	return c
 }
 
 func TestSuiteTicketsKeepTheNewestInOneProcess(t *testing.T) {
@@ -58,7 +66,7 @@ func TestSuiteTicketsSharedAndSealed(t *testing.T) {
 	if got, err := b.Ticket(ctx); err != nil || got != "ticket-new-7f3a" {
 		t.Errorf("other replica: %q, %v", got, err)
 	}
-	item, err := memcache.New(mc.Addr).Get(memcacheKey("suite-ticket:" + testSuiteKey))
+	item, err := patientMemcache(mc.Addr).Get(memcacheKey("suite-ticket:" + testSuiteKey))
 	if err != nil {
 		t.Fatal(err)
 	}
