@@ -14,7 +14,7 @@ import (
 
 // JSAPITicketMaxAge is how long a jsapi ticket lives at most from its
 // creation, however often it is fetched again: "从 jsapiTicket 生成起，最大过期
-// 时间为 24 小时" (jsapi-authentication.md, 步骤二).
+// 时间为 24 小时" (docs/01-应用开发/03-Ogu5SlPY4t-客户端JSAPI/0003-jsapi-authentication.md, 步骤二).
 const JSAPITicketMaxAge = 24 * time.Hour
 
 // jsapiMinLifetime is the life given to a ticket DingTalk still hands out
@@ -26,8 +26,8 @@ const jsapiMinLifetime = time.Minute
 // signature is made with (see [SignJSAPI]). It asks DingTalk with App's
 // access token, through a [Transport], so a rejected app token is dropped and
 // the request sent again:
-// POST {Endpoint}/v1.0/oauth2/jsapiTickets (create-a-jsapi-ticket.md), or
-// with Legacy GET {Endpoint}/get_jsapi_ticket (obtain-jsapi-ticket.md).
+// POST {Endpoint}/v1.0/oauth2/jsapiTickets (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0039-create-a-jsapi-ticket.md), or
+// with Legacy GET {Endpoint}/get_jsapi_ticket (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1447-obtain-jsapi-ticket.md).
 //
 // Its cache key is "jsapi:" and App's key; both endpoints share it, as
 // DingTalk keeps one ticket per app. If App is a SealingFetcher, the ticket

@@ -21,24 +21,27 @@ type answerShape struct {
 	lifetime time.Duration // the lifetime to assume when expireIn is ""
 }
 
-// Answer shapes, as DingTalk's docs show them.
+// Answer shapes, as DingTalk's docs show them. Paths in comments name files
+// of DingTalk's docs as mirrored in github.com/apolloyyu/kb-dingtalk-open-platform.
 var (
-	// create-a-jsapi-ticket.md: {"jsapiTicket", "expireIn"}
+	// {"jsapiTicket", "expireIn"}: docs/01-应用开发/02-4a8AMF6u2A-服务端API/0039-create-a-jsapi-ticket.md
 	jsapiTicketShape = answerShape{value: "jsapiTicket", expireIn: "expireIn"}
-	// obtain-jsapi-ticket.md: {"errcode", "ticket", "expires_in"}
+	// {"errcode", "ticket", "expires_in"}: docs/01-应用开发/02-4a8AMF6u2A-服务端API/1447-obtain-jsapi-ticket.md
 	legacyJSAPITicketShape = answerShape{value: "ticket", expireIn: "expires_in"}
-	// obtain-application-suite-ticket.md: {"errcode", "suite_access_token", "expires_in"}
+	// {"errcode", "suite_access_token", "expires_in"}:
+	// docs/01-应用开发/02-4a8AMF6u2A-服务端API/1445-obtain-application-suite-ticket.md
 	legacySuiteTokenShape = answerShape{value: "suite_access_token", expireIn: "expires_in"}
-	// obtain-the-ssotoken-for-micro-application-background-logon-free.md:
+	// docs/01-应用开发/02-4a8AMF6u2A-服务端API/1449-obtain-the-ssotoken-for-micro-application-background-logon-free.md:
 	// {"errcode", "access_token"} and no lifetime. The new endpoint
-	// (obtain-the-access-token-of-the-micro-application-background-without-log-on.md)
+	// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0025-obtain-the-access-token-of-the-micro-application-background-without-log-on.md)
 	// gives the same kind of token 3600 s, so that is assumed: a shorter guess
 	// costs a refetch, a longer one rejected requests.
 	legacySSOTokenShape = answerShape{value: "access_token", lifetime: 3600 * time.Second}
 )
 
 // moreCredentialErrors are the codes with which the endpoints added beside
-// the access-token ones say the credentials are wrong (server-api-error-codes-1.md).
+// the access-token ones say the credentials are wrong:
+// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0013-server-api-error-codes-1.md.
 var moreCredentialErrors = map[string]bool{
 	"invalid.client":      true, // {corpId}/token: wrong client ID or secret
 	"unauthorized.client": true, // {corpId}/token: the corp has not authorised the app

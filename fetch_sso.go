@@ -37,7 +37,7 @@ func (c *SSOCredentials) Fetch(ctx context.Context) (Token, error) {
 	if c.Legacy {
 		return c.fetchLegacy(ctx)
 	}
-	// obtain-the-access-token-of-the-micro-application-background-without-log-on.md:
+	// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0025-obtain-the-access-token-of-the-micro-application-background-without-log-on.md:
 	// {"corpid", "ssoSecret"} -> {"accessToken", "expireIn"}
 	body := map[string]string{"corpid": c.CorpID, "ssoSecret": c.SSOSecret}
 	t, err := fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/ssoAccessToken",
@@ -46,7 +46,7 @@ func (c *SSOCredentials) Fetch(ctx context.Context) (Token, error) {
 }
 
 // fetchLegacy asks the legacy endpoint
-// (obtain-the-ssotoken-for-micro-application-background-logon-free.md):
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1449-obtain-the-ssotoken-for-micro-application-background-logon-free.md):
 // GET /sso/gettoken?corpid=&corpsecret= -> {"errcode", "access_token"}.
 // The secret travels in the URL, so every error is scrubbed of it.
 func (c *SSOCredentials) fetchLegacy(ctx context.Context) (Token, error) {

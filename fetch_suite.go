@@ -50,7 +50,7 @@ func (c *SuiteCredentials) Fetch(ctx context.Context) (Token, error) {
 	if c.Legacy {
 		return c.fetchLegacy(ctx, ticket)
 	}
-	// obtains-the-suite-acess-token-of-third-party-enterprise-applications.md:
+	// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0036-obtains-the-suite-acess-token-of-third-party-enterprise-applications.md:
 	// {"suiteKey", "suiteSecret", "suiteTicket"} -> {"accessToken", "expireIn"}
 	body := map[string]string{"suiteKey": c.SuiteKey, "suiteSecret": c.SuiteSecret, "suiteTicket": ticket}
 	t, err := fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/suiteAccessToken",
@@ -59,7 +59,7 @@ func (c *SuiteCredentials) Fetch(ctx context.Context) (Token, error) {
 }
 
 // fetchLegacy asks the legacy endpoint, which takes a form, as the docs'
-// request example sends it (obtain-application-suite-ticket.md):
+// request example sends it (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1445-obtain-application-suite-ticket.md):
 // suite_key, suite_secret, suite_ticket -> {"errcode", "suite_access_token", "expires_in"}.
 func (c *SuiteCredentials) fetchLegacy(ctx context.Context, ticket string) (Token, error) {
 	form := url.Values{"suite_key": {c.SuiteKey}, "suite_secret": {c.SuiteSecret}, "suite_ticket": {ticket}}

@@ -39,7 +39,7 @@ func (c *ClientCredentials) Fetch(ctx context.Context) (Token, error) {
 	if c.CorpID == "" {
 		return Token{}, fmt.Errorf("dingtoken: fetch %s: ClientCredentials.CorpID is empty", c.Key())
 	}
-	// api-gettoken.md: snake_case both ways,
+	// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0037-api-gettoken.md: snake_case both ways,
 	// {"client_id", "client_secret", "grant_type": "client_credentials"} -> {"access_token", "expires_in"}
 	body := map[string]string{"client_id": c.ClientID, "client_secret": c.ClientSecret, "grant_type": "client_credentials"}
 	u := endpoint(c.Endpoint, DefaultEndpoint) + "/v1.0/oauth2/" + url.PathEscape(c.CorpID) + "/token"

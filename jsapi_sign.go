@@ -15,9 +15,10 @@ import (
 //
 //	jsapi_ticket=<ticket>&noncestr=<nonceStr>&timestamp=<timestamp>&url=<page URL>
 //
-// exactly as DingTalk's JSAPI authentication docs compute it
-// (jsapi-authentication.md, 步骤四, and develop-webapp-frontend.md). The
-// page passes the same nonceStr and timestamp (the docs use Unix
+// exactly as DingTalk's JSAPI authentication docs compute it:
+// docs/01-应用开发/03-Ogu5SlPY4t-客户端JSAPI/0003-jsapi-authentication.md (步骤四)
+// and docs/01-应用开发/01-XOnnmGCTbn-开发指南/0031-develop-webapp-frontend.md.
+// The page passes the same nonceStr and timestamp (the docs use Unix
 // milliseconds) to dd.config.
 //
 // pageURL is the page's location.href as it is, not encoded by you. As in the

@@ -7,7 +7,7 @@ import (
 )
 
 // jsapiVectors are signatures computed by DingTalk's own code, run as
-// published: SHA-256 by the DdConfigSign class of jsapi-authentication.md
+// published: SHA-256 by the DdConfigSign class of docs/01-应用开发/03-Ogu5SlPY4t-客户端JSAPI/0003-jsapi-authentication.md
 // (步骤四), SHA-1 by the SDK helper DingTalkJsApiSingnature over the URL the
 // docs' decodeUrl gives. The first row is the SDK helper's own sample; the
 // others use the docs' sample values (the jsapiTicket and timestamp of their

@@ -17,7 +17,7 @@ var ErrNoSuiteTicket = errors.New("dingtoken: no suite ticket pushed yet")
 
 // SuiteTicketRetention is how long a suite ticket is kept in the Store after
 // its push. DingTalk pushes a new ticket about every 5 hours
-// (event-suite-ticket.md), so this outlasts four missed pushes.
+// (docs/01-应用开发/04-LFcRvVD08N-事件订阅/0006-event-suite-ticket.md), so this outlasts four missed pushes.
 const SuiteTicketRetention = 24 * time.Hour
 
 const (

@@ -63,7 +63,7 @@ func (s *Server) SuiteTicket(suiteKey string) string {
 }
 
 // serveSuiteToken answers POST /v1.0/oauth2/suiteAccessToken
-// (obtains-the-suite-acess-token-of-third-party-enterprise-applications.md).
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0036-obtains-the-suite-acess-token-of-third-party-enterprise-applications.md).
 func (s *Server) serveSuiteToken(w http.ResponseWriter, r *http.Request) {
 	var req struct{ SuiteKey, SuiteSecret, SuiteTicket string }
 	if !decodeBody(w, r, &req) {
@@ -84,7 +84,7 @@ func (s *Server) serveSuiteToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveLegacySuiteToken answers POST /service/get_suite_token
-// (obtain-application-suite-ticket.md), with a form as in the docs' example
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1445-obtain-application-suite-ticket.md), with a form as in the docs' example
 // or a JSON body.
 func (s *Server) serveLegacySuiteToken(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -132,7 +132,7 @@ func (s *Server) issueSuiteToken(suiteKey, secret, ticket string) (value string,
 }
 
 // serveSSOToken answers POST /v1.0/oauth2/ssoAccessToken
-// (obtain-the-access-token-of-the-micro-application-background-without-log-on.md).
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0025-obtain-the-access-token-of-the-micro-application-background-without-log-on.md).
 func (s *Server) serveSSOToken(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		CorpID    string `json:"corpid"`
@@ -153,7 +153,7 @@ func (s *Server) serveSSOToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveLegacySSOToken answers GET /sso/gettoken?corpid=&corpsecret=
-// (obtain-the-ssotoken-for-micro-application-background-logon-free.md),
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1449-obtain-the-ssotoken-for-micro-application-background-logon-free.md),
 // whose answer, like DingTalk's, has no lifetime.
 func (s *Server) serveLegacySSOToken(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -193,7 +193,7 @@ func clientTokenCorp(path string) string {
 	return corp
 }
 
-// serveClientToken answers POST /v1.0/oauth2/{corpId}/token (api-gettoken.md):
+// serveClientToken answers POST /v1.0/oauth2/{corpId}/token (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0037-api-gettoken.md):
 // an app's client ID and secret, or a suite's for a corp that authorised it
 // (any corp, in the simulator), in snake_case both ways. Each fetch gets a
 // new token.
@@ -235,7 +235,7 @@ func (s *Server) serveClientToken(w http.ResponseWriter, r *http.Request, corpID
 
 // writeSuiteAuthError answers a legacy call with a bad suite_access_token:
 // 42009 for an expired one, 40082 for one DingTalk does not know
-// (server-api-error-codes-1.md).
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0013-server-api-error-codes-1.md).
 func writeSuiteAuthError(w http.ResponseWriter, state tokenState) {
 	code, msg := 40082, "不合法的suitetoken"
 	if state == tokenExpired {

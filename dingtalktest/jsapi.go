@@ -13,7 +13,7 @@ import (
 )
 
 // Lifetimes of the simulator's jsapi tickets, as DingTalk's docs give them
-// (jsapi-authentication.md): each fetch within validity returns the same
+// (docs/01-应用开发/03-Ogu5SlPY4t-客户端JSAPI/0003-jsapi-authentication.md): each fetch within validity returns the same
 // ticket extended by 2 hours, never beyond 24 hours from its creation.
 const (
 	DefaultJSAPITicketTTL    = 7200 * time.Second
@@ -21,7 +21,7 @@ const (
 )
 
 // Error codes a page's dd.config reports, from [Server.CheckJSAPISignature]
-// (server-api-error-codes-1.md).
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0013-server-api-error-codes-1.md).
 const (
 	JSAPITicketUnreadable = 52011 // jsapi ticket 读取失败: the owner has no valid ticket
 	JSAPISignatureInvalid = 52013 // 签名校验失败: the signature does not match the current ticket
@@ -131,8 +131,8 @@ func signedURL(pageURL string) string {
 }
 
 // serveJSAPITicket answers POST /v1.0/oauth2/jsapiTickets
-// (create-a-jsapi-ticket.md) and, with legacy, GET /get_jsapi_ticket
-// (obtain-jsapi-ticket.md). The token is checked like any API call's.
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0039-create-a-jsapi-ticket.md) and, with legacy, GET /get_jsapi_ticket
+// (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1447-obtain-jsapi-ticket.md). The token is checked like any API call's.
 func (s *Server) serveJSAPITicket(w http.ResponseWriter, r *http.Request, legacy bool) {
 	token, reject := r.Header.Get("x-acs-dingtalk-access-token"), writeNewAuthError
 	if legacy {

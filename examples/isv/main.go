@@ -66,7 +66,7 @@ func newReplica(sim *dingtalktest.Server, store dingtoken.Store) *replica {
 }
 
 // suiteTicketHandler receives DingTalk's suite_ticket event, as the Stream
-// client delivers it (event-suite-ticket.md), and puts the ticket.
+// client delivers it (docs/01-应用开发/04-LFcRvVD08N-事件订阅/0006-event-suite-ticket.md), and puts the ticket.
 func (r *replica) suiteTicketHandler(w http.ResponseWriter, req *http.Request) {
 	var event struct {
 		EventType     string `json:"eventType"`
