@@ -26,8 +26,11 @@ const jsapiMinLifetime = time.Minute
 // signature is made with (see [SignJSAPI]). It asks DingTalk with App's
 // access token, through a [Transport], so a rejected app token is dropped and
 // the request sent again:
-// POST {Endpoint}/v1.0/oauth2/jsapiTickets (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0039-create-a-jsapi-ticket.md), or
-// with Legacy GET {Endpoint}/get_jsapi_ticket (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1447-obtain-jsapi-ticket.md).
+//
+//   - POST {Endpoint}/v1.0/oauth2/jsapiTickets
+//     (docs/01-应用开发/02-4a8AMF6u2A-服务端API/0039-create-a-jsapi-ticket.md), or with Legacy
+//   - GET {Endpoint}/get_jsapi_ticket
+//     (docs/01-应用开发/02-4a8AMF6u2A-服务端API/1447-obtain-jsapi-ticket.md).
 //
 // Its cache key is "jsapi:" and App's key; both endpoints share it, as
 // DingTalk keeps one ticket per app. If App is a SealingFetcher, the ticket
@@ -42,8 +45,9 @@ const jsapiMinLifetime = time.Minute
 // sighting. A ticket is never cached beyond 24 hours from its first sighting.
 // A ticket created before any replica saw it (by another program with the
 // same app, or before the Store was emptied) may die earlier; a page then
-// reports signature error 52013, and Manager.Invalidate(ctx, ticketFetcher,
-// ticket) drops it so that the next signature uses a ticket fetched anew.
+// reports that dd.config failed (52013, or 52011), and
+// Manager.Invalidate(ctx, ticketFetcher, ticket) drops it so that the next
+// signature uses a ticket fetched anew.
 //
 // Use a pointer, as with AppCredentials.
 type JSAPITicket struct {
