@@ -92,8 +92,9 @@ type CorpCredentials struct {
 	slot fetcherSlot
 }
 
-// Key returns "corp:<SuiteKey>:<AuthCorpID>".
-func (c *CorpCredentials) Key() string { return "corp:" + c.SuiteKey + ":" + c.AuthCorpID }
+// Key returns "corp:<SuiteKey>:<AuthCorpID>", with any ':' or '%' in the
+// two IDs percent-escaped so that no two pairs share a key.
+func (c *CorpCredentials) Key() string { return compositeKey("corp", c.SuiteKey, c.AuthCorpID) }
 
 // Fetch gets a token from DingTalk, asking SuiteTicket for the ticket first.
 func (c *CorpCredentials) Fetch(ctx context.Context) (Token, error) {

@@ -21,6 +21,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveCorpToken(w, r)
 	case r.URL.Path == "/gettoken":
 		s.serveLegacyToken(w, r)
+	case r.URL.Path == "/v1.0/oauth2/suiteAccessToken" && r.Method == http.MethodPost:
+		s.serveSuiteToken(w, r)
+	case r.URL.Path == "/service/get_suite_token" && r.Method == http.MethodPost:
+		s.serveLegacySuiteToken(w, r)
+	case r.URL.Path == "/v1.0/oauth2/ssoAccessToken" && r.Method == http.MethodPost:
+		s.serveSSOToken(w, r)
+	case r.URL.Path == "/sso/gettoken":
+		s.serveLegacySSOToken(w, r)
+	case r.URL.Path == "/v1.0/oauth2/jsapiTickets" && r.Method == http.MethodPost:
+		s.serveJSAPITicket(w, r, false)
+	case r.URL.Path == "/get_jsapi_ticket":
+		s.serveJSAPITicket(w, r, true)
+	case clientTokenCorp(r.URL.Path) != "" && r.Method == http.MethodPost:
+		s.serveClientToken(w, r, clientTokenCorp(r.URL.Path))
+	case !isNewAPI(r) && r.URL.Query().Has("suite_access_token") && !r.URL.Query().Has("access_token"):
+		s.serveProtected(w, r, r.URL.Query().Get("suite_access_token"), writeSuiteAuthError)
 	case isNewAPI(r):
 		s.serveProtected(w, r, r.Header.Get("x-acs-dingtalk-access-token"), writeNewAuthError)
 	default:

@@ -50,6 +50,7 @@ type Server struct {
 	rejectAll bool
 	apiCalls  int
 	rejected  int
+	creds     credState // JSAPI tickets and SSO corps (credentials.go); lazily initialised
 }
 
 type suite struct{ secret, ticket string }

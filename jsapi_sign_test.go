@@ -1,0 +1,90 @@
+package dingtoken
+
+import (
+	"testing"
+
+	"github.com/dingtoken/dingtoken/dingtalktest"
+)
+
+// jsapiVectors are signatures computed by DingTalk's own code, run as
+// published: SHA-256 by the DdConfigSign class of docs/01-应用开发/03-Ogu5SlPY4t-客户端JSAPI/0003-jsapi-authentication.md
+// (步骤四), SHA-1 by the SDK helper DingTalkJsApiSingnature over the URL the
+// docs' decodeUrl gives. The first row is the SDK helper's own sample; the
+// others use the docs' sample values (the jsapiTicket and timestamp of their
+// examples, the corpId page URL of the ISV instructions) and URLs with an
+// encoded query, a fragment and an upper-case scheme.
+var jsapiVectors = []struct {
+	name, ticket, nonce string
+	timestamp           int64
+	url                 string
+	sha256, sha1        string
+}{
+	{"SDK sample", "zHoQdGJuH0ZDebwo7sLqLzHGUueLmkWCC4RycYgkuvDu3eoROgN5qhwnQLgfzwEXtuR9SDzh6BdhyVngzAjrxV", "abcdefgh", 1437027269927,
+		"http://10.62.53.138:3000/jsapi",
+		"f83d09ae579893dd206f49752d49c64ed5b1d495a2d769e9f63ba4d1909f90ed", "810e6657e9f411e6491b3e97dfaf7660e89eb874"},
+	{"docs sample", "asjdgxxx", "xxx", 1736749852931,
+		"https://example.com?corpid=$CORPID$",
+		"acda66e61062713ad0b5c14e7003e5cad436c0299b833e544eec5af85cd2dd9e", "931317649714d261654de34e84b6514313830494"},
+	{"encoded query and a fragment (iOS)", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://example.com:8443/h5/index.html?corpId=ding9f50b15bxxxx16741&name=%E9%92%89%E9%92%89&q=a+b#/route?x=1",
+		"6a912cd8944e1759d265b8dc4bc1cd97bc4257276c924f7705c6bf945159a9dc", "440e3e360202dec2b6b8b864f2566ec77e8c9172"},
+	{"the same page unencoded (Android)", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://example.com:8443/h5/index.html?corpId=ding9f50b15bxxxx16741&name=钉钉&q=a b",
+		"6a912cd8944e1759d265b8dc4bc1cd97bc4257276c924f7705c6bf945159a9dc", "440e3e360202dec2b6b8b864f2566ec77e8c9172"},
+	{"upper-case scheme, encoded path, empty query", "dWk8xxxx", "nonce-1", 1736749852931,
+		"HTTPS://Example.com/%E9%A1%B5/?",
+		"b0a763545106af672e8b8b2bf472a6090fb7be1f7c4c1e146685671398155f67", "624daa3be1d6d39f3d803ce1b40fad4781ed66b3"},
+}
+
+func TestSignJSAPIMatchesDingTalksCode(t *testing.T) {
+	for _, v := range jsapiVectors {
+		t.Run(v.name, func(t *testing.T) {
+			if got := SignJSAPI(v.ticket, v.nonce, v.timestamp, v.url); got != v.sha256 {
+				t.Errorf("SignJSAPI = %s, want %s", got, v.sha256)
+			}
+			if got := SignJSAPISHA1(v.ticket, v.nonce, v.timestamp, v.url); got != v.sha1 {
+				t.Errorf("SignJSAPISHA1 = %s, want %s", got, v.sha1)
+			}
+		})
+	}
+}
+
+func TestJSAPISignedURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://a.example/p?x=1#frag", "https://a.example/p?x=1"},
+		{"https://a.example/p#frag?x=1", "https://a.example/p"},
+		{"https://a.example/p?q=a%2Bb+c", "https://a.example/p?q=a+b c"},
+		{"https://a.example/%E9%A1%B5?x=%E9%A1%B5", "https://a.example/%E9%A1%B5?x=页"},
+		{"https://a.example/p?bad=%zz", "https://a.example/p?bad=%zz"}, // does not decode: signed as it is
+		{"Https://A.example:8080/P", "https://A.example:8080/P"},
+		{"https://a.example", "https://a.example"},
+	}
+	for _, tt := range tests {
+		if got := jsapiSignedURL(tt.in); got != tt.want {
+			t.Errorf("jsapiSignedURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestSimulatorAcceptsOurSignatures checks SignJSAPI against dingtalktest's
+// verifier, written separately, over the same URLs.
+func TestSimulatorAcceptsOurSignatures(t *testing.T) {
+	srv := newSim(t)
+	m := &Manager{}
+	jt := &JSAPITicket{App: appCreds(srv), Manager: m, Endpoint: srv.URL}
+	tok, err := m.Token(t.Context(), jt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range jsapiVectors {
+		for name, sign := range map[string]func(string, string, int64, string) string{"SHA-256": SignJSAPI, "SHA-1": SignJSAPISHA1} {
+			sig := sign(tok.Value, v.nonce, v.timestamp, v.url)
+			if code := srv.CheckJSAPISignature(testClientID, sig, v.nonce, v.timestamp, v.url); code != 0 {
+				t.Errorf("%s, %s: the simulator answered %d", v.name, name, code)
+			}
+			if code := srv.CheckJSAPISignature(testClientID, sig, v.nonce, v.timestamp+1, v.url); code != dingtalktest.JSAPISignatureInvalid {
+				t.Errorf("%s, %s, another timestamp: the simulator answered %d, want 52013", v.name, name, code)
+			}
+		}
+	}
+}
