@@ -46,6 +46,9 @@ func NewRetryClient(base http.RoundTripper) *http.Client {
 	if base != nil {
 		c.HTTPClient.Transport = base
 	}
+	// Redirects go up to the outer client, where the credentials types
+	// check each one; followed down here, they would not be seen.
+	c.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &http.Client{Transport: retryTransport{&retryablehttp.RoundTripper{Client: c}}}
 }
 
