@@ -65,9 +65,9 @@ func (c *LegacyAppCredentials) Fetch(ctx context.Context) (Token, error) {
 	u := endpoint(c.Endpoint, DefaultLegacyEndpoint) + "/gettoken?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return Token{}, fetchError(c.Key(), err, c.AppSecret, q.Get("appsecret"))
+		return Token{}, fetchError(c.Key(), err, c.AppSecret)
 	}
-	return doFetch(req, httpClient(c.HTTPClient), c.Key(), c.Logger, c.AppSecret, q.Get("appsecret"))
+	return doFetch(req, httpClient(c.HTTPClient), c.Key(), c.Logger, c.AppSecret)
 }
 
 // CorpCredentials fetch the token of a corp that authorised an ISV suite
