@@ -141,6 +141,16 @@ func TestInspectHeaderForms(t *testing.T) {
 	}
 }
 
+// gzipBomb returns a gzip stream, about 1 KiB per MiB, that decompresses to
+// prefix, mib MiB of 'a', then suffix: gzip members one after another, which
+// gzip readers read as one stream.
+func gzipBomb(t testing.TB, prefix string, mib int, suffix string) []byte {
+	t.Helper()
+	filler := gzipped(t, bytes.Repeat([]byte("a"), 1<<20))
+	bomb := append(gzipped(t, []byte(prefix)), bytes.Repeat(filler, mib)...)
+	return append(bomb, gzipped(t, []byte(suffix))...)
+}
+
 // TestInspectGzipKeepsEveryByte: a gzip-encoded rejection is recognised
 // from a decompressed copy, and the caller reads the compressed bytes
 // DingTalk sent, with Content-Length and Content-Encoding unchanged.
@@ -182,10 +192,10 @@ func TestInspectGzipKeepsEveryByte(t *testing.T) {
 }
 
 // TestInspectGzipBomb: a small compressed answer that expands to 32 MiB
-// is not judged, and costs a bounded amount of memory, not 32 MiB.
+// is not judged, and costs a bounded amount of memory, not 32 MiB. The same
+// answer expanding to 32 KiB is judged a rejection.
 func TestInspectGzipBomb(t *testing.T) {
-	plain := append([]byte(`{"errcode":40014,"errmsg":"`), bytes.Repeat([]byte("a"), 32<<20)...)
-	bomb := gzipped(t, append(plain, `"}`...))
+	bomb := gzipBomb(t, `{"errcode":40014,"errmsg":"`, 32, `"}`) // a rejection, were it read whole
 	if len(bomb) > maxInspect {
 		t.Fatalf("the bomb is %d bytes compressed, over the inspection limit", len(bomb))
 	}
@@ -204,6 +214,13 @@ func TestInspectGzipBomb(t *testing.T) {
 	}
 	if got, _ := io.ReadAll(resp.Body); !bytes.Equal(got, bomb) {
 		t.Error("the caller did not read the compressed bytes")
+	}
+	small := gzipped(t, []byte(`{"errcode":40014,"errmsg":"`+strings.Repeat("a", 32<<10)+`"}`))
+	resp = &http.Response{StatusCode: 200, ContentLength: int64(len(small)),
+		Header: http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}},
+		Body:   io.NopCloser(bytes.NewReader(small))}
+	if !inspectResponse(resp, false) {
+		t.Error("a 32 KiB rejection, compressed, was not recognised")
 	}
 }
 

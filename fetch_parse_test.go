@@ -115,7 +115,7 @@ func TestGzipTokenAnswers(t *testing.T) {
 // TestGzipBombFromTokenEndpoint: an answer that expands to 64 MiB is
 // ErrMalformedResponse after reading at most the 1 MiB limit of it.
 func TestGzipBombFromTokenEndpoint(t *testing.T) {
-	bomb := gzipped(t, append([]byte(`{"accessToken":"`), bytes.Repeat([]byte("a"), 64<<20)...))
+	bomb := gzipBomb(t, `{"accessToken":"`, 64, `","expireIn":7200}`)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	resp := &http.Response{StatusCode: 200, ContentLength: int64(len(bomb)),
