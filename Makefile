@@ -37,7 +37,7 @@ bench: deps
 
 # Each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test`).
 FUZZTIME ?= 60s
-FUZZ_TARGETS := FuzzInspectResponse FuzzParseTokenResponse FuzzStoredValue
+FUZZ_TARGETS := FuzzInspectResponse FuzzRejectionScan FuzzParseTokenResponse FuzzStoredValue
 fuzz:
 	@for f in $(FUZZ_TARGETS); do \
 		echo "== $$f"; \

@@ -7,7 +7,6 @@ import "testing"
 // expired one, as 42001 is for access tokens; 40082 "不合法的suitetoken" is
 // an unknown one, as 40014 is. dingtalktest answers both.
 func TestSuiteTokenRejectionIsDetected(t *testing.T) {
-	t.Skip("enable when detect.go treats the legacy suite-token errcodes 42009 and 40082 as rejected tokens")
 	for _, body := range []string{
 		`{"errcode":42009,"errmsg":"suitetoken失效","request_id":"abc"}`,
 		`{"errcode":40082,"errmsg":"不合法的suitetoken","request_id":"abc"}`,

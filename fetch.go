@@ -69,9 +69,9 @@ func (c *LegacyAppCredentials) Fetch(ctx context.Context) (Token, error) {
 	u := endpoint(c.Endpoint, DefaultLegacyEndpoint) + "/gettoken?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return Token{}, fetchError(c.Key(), err, c.AppSecret, q.Get("appsecret"))
+		return Token{}, fetchError(c.Key(), err, c.AppSecret)
 	}
-	return doFetch(req, httpClient(c.HTTPClient), c.Key(), c.Logger, c.AppSecret, q.Get("appsecret"))
+	return doFetch(req, httpClient(c.HTTPClient), c.Key(), c.Logger, c.AppSecret)
 }
 
 // CorpCredentials fetch the token of a corp that authorised an ISV suite
@@ -129,11 +129,15 @@ func fetchJSON(ctx context.Context, client *http.Client, u string, body map[stri
 
 // doFetch sends a token request and reads its answer. Expiry counts from
 // before the request went out, so a slow answer cannot make a token outlive
-// what DingTalk granted.
+// what DingTalk granted. The credentials go only over https (plain http
+// only to loopback), and only to the endpoint's host, redirects included.
 func doFetch(req *http.Request, client *http.Client, key string, logger *slog.Logger, secrets ...string) (Token, error) {
+	if err := checkScheme(req.URL); err != nil {
+		return Token{}, fetchError(key, err, secrets...)
+	}
 	start := time.Now()
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := sameHostOnly(client).Do(req)
 	if err != nil {
 		return Token{}, fetchError(key, err, secrets...)
 	}
@@ -176,4 +180,59 @@ func httpClient(c *http.Client) *http.Client {
 		return defaultRetryClient()
 	}
 	return c
+}
+
+// ErrUnsafeTokenRequest is wrapped by the error of a token request that
+// would have sent credentials over plain http to a host other than
+// loopback, or followed a redirect away from the endpoint's host. Nothing
+// was sent there.
+var ErrUnsafeTokenRequest = errors.New("dingtoken: unsafe token request")
+
+// checkScheme refuses a URL that would carry credentials in the clear.
+func checkScheme(u *url.URL) error {
+	if u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("%w: refusing to send credentials over %s to %s; use https", ErrUnsafeTokenRequest, u.Scheme, u.Host)
+}
+
+// sameHostOnly returns a copy of c that follows a redirect only to the
+// first request's host and port, over a scheme checkScheme allows, and then
+// only if c's own CheckRedirect agrees. c itself is not modified: it may be
+// shared with other code. A transport that follows redirects by itself is
+// beyond reach; the one NewRetryClient builds leaves them to this client.
+func sameHostOnly(c *http.Client) *http.Client {
+	guarded := *c
+	next := c.CheckRedirect
+	guarded.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if from := via[0].URL; !sameHost(from, req.URL) {
+			return fmt.Errorf("%w: refusing to follow a redirect from %s to %s", ErrUnsafeTokenRequest, from.Host, req.URL.Host)
+		}
+		if err := checkScheme(req.URL); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 { // net/http's default policy
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &guarded
+}
+
+// sameHost reports whether a and b name the same host and port.
+func sameHost(a, b *url.URL) bool {
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && effectivePort(a) == effectivePort(b)
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "http" {
+		return "80"
+	}
+	return "443"
 }

@@ -46,6 +46,9 @@ func NewRetryClient(base http.RoundTripper) *http.Client {
 	if base != nil {
 		c.HTTPClient.Transport = base
 	}
+	// Redirects go up to the outer client, where the credentials types
+	// check each one; followed down here, they would not be seen.
+	c.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &http.Client{Transport: retryTransport{&retryablehttp.RoundTripper{Client: c}}}
 }
 
@@ -64,12 +67,16 @@ func retryTokenRequest(ctx context.Context, resp *http.Response, err error) (boo
 	if retry || rerr != nil || resp == nil || resp.StatusCode != http.StatusOK {
 		return retry, rerr
 	}
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
 	resp.Body.Close()
 	// The caller reads the same bytes again; a read error surfaces there.
-	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{readErr}))
+	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(raw), errReader{readErr}))
 	if readErr != nil {
 		return false, nil
+	}
+	body, err := decodeTokenBody(resp, raw)
+	if err != nil {
+		return false, nil // the caller meets the same error
 	}
 	apiErr := parseAPIError(resp.StatusCode, body)
 	return apiErr != nil && apiErr.Code == "-1", nil

@@ -3,11 +3,11 @@ package dingtoken
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -48,6 +48,7 @@ type errorBody struct {
 // it is a success. A body that is not JSON is an error only with a 4xx or 5xx
 // status.
 func parseAPIError(status int, body []byte) *APIError {
+	body = trimBOM(body)
 	var eb errorBody
 	if err := json.Unmarshal(body, &eb); err != nil {
 		if status < 400 {
@@ -116,6 +117,7 @@ func parseTokenResponse(status int, body []byte) (value string, expireIn int64, 
 		}
 		return "", 0, apiErr
 	}
+	body = trimBOM(body)
 	var tb tokenBody
 	if err := json.Unmarshal(body, &tb); err != nil {
 		return "", 0, fmt.Errorf("%w: HTTP %d, %s", ErrMalformedResponse, status, describeNonJSON(body))
@@ -127,7 +129,7 @@ func parseTokenResponse(status int, body []byte) (value string, expireIn int64, 
 	if value == "" {
 		return "", 0, fmt.Errorf("%w: HTTP %d, no access token in the answer", ErrMalformedResponse, status)
 	}
-	if strings.ContainsAny(value, " \t\r\n\"&?#") {
+	if !isTokenText(value) {
 		return "", 0, fmt.Errorf("%w: HTTP %d, the access token has characters a token never has", ErrMalformedResponse, status)
 	}
 	var n json.Number
@@ -137,18 +139,62 @@ func parseTokenResponse(status int, body []byte) (value string, expireIn int64, 
 	return value, expireIn, nil
 }
 
+// isTokenText reports whether v has only bytes a DingTalk token can have:
+// ASCII letters and digits, and "-._~+/=" for base64 and URL-safe forms.
+// Anything else (a control byte, a space, a quote, URL or header syntax,
+// non-ASCII) would break, or change the meaning of, every request that
+// carries it in a header or a query.
+func isTokenText(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '.', c == '_', c == '~', c == '+', c == '/', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // readTokenResponse reads and closes resp's body, at most maxTokenResponse
 // bytes, and parses it.
 func readTokenResponse(resp *http.Response) (value string, expireIn int64, err error) {
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	body, err := readTokenBody(resp)
 	if err != nil {
-		return "", 0, fmt.Errorf("dingtoken: reading token response: %w", err)
-	}
-	if len(body) > maxTokenResponse {
-		return "", 0, fmt.Errorf("%w: HTTP %d, body larger than %d bytes", ErrMalformedResponse, resp.StatusCode, maxTokenResponse)
+		return "", 0, err
 	}
 	return parseTokenResponse(resp.StatusCode, body)
+}
+
+// readTokenBody reads resp's body, at most maxTokenResponse bytes, and
+// decodes it with decodeTokenBody.
+func readTokenBody(resp *http.Response) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("dingtoken: reading token response: %w", err)
+	}
+	return decodeTokenBody(resp, raw)
+}
+
+// decodeTokenBody checks the size of raw, resp's body, and decompresses it
+// if it is gzip-encoded: net/http leaves it compressed when the client asked
+// for gzip itself. The limit holds after decompression too.
+func decodeTokenBody(resp *http.Response, raw []byte) ([]byte, error) {
+	if len(raw) > maxTokenResponse {
+		return nil, fmt.Errorf("%w: HTTP %d, body larger than %d bytes", ErrMalformedResponse, resp.StatusCode, maxTokenResponse)
+	}
+	if resp.Uncompressed || !isGzipEncoded(resp.Header) {
+		return raw, nil
+	}
+	body, err := gunzip(raw, maxTokenResponse)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, fmt.Errorf("%w: HTTP %d, gzip body larger than %d bytes once decompressed", ErrMalformedResponse, resp.StatusCode, maxTokenResponse)
+	case err != nil:
+		return nil, fmt.Errorf("%w: HTTP %d, gzip body that does not decompress: %v", ErrMalformedResponse, resp.StatusCode, err)
+	}
+	return body, nil
 }
 
 // newToken builds the token a fetch that started at start received, clamping

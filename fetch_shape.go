@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -68,9 +66,12 @@ func markCredentialError(err error) error {
 // went out, lifetimes DingTalk would never give clamped, errors scrubbed of
 // secrets and prefixed with key.
 func fetchShaped(req *http.Request, client *http.Client, shape answerShape, key string, logger *slog.Logger, secrets ...string) (Token, error) {
+	if err := checkScheme(req.URL); err != nil {
+		return Token{}, fetchError(key, err, secrets...)
+	}
 	start := time.Now()
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := sameHostOnly(client).Do(req)
 	if err != nil {
 		return Token{}, fetchError(key, err, secrets...)
 	}
@@ -89,12 +90,9 @@ func fetchShaped(req *http.Request, client *http.Client, shape answerShape, key 
 // unreadable) it carries, or the error it carries.
 func readShapedResponse(resp *http.Response, shape answerShape) (value string, expireIn int64, err error) {
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	body, err := readTokenBody(resp)
 	if err != nil {
-		return "", 0, fmt.Errorf("dingtoken: reading the answer: %w", err)
-	}
-	if len(body) > maxTokenResponse {
-		return "", 0, fmt.Errorf("%w: HTTP %d, body larger than %d bytes", ErrMalformedResponse, resp.StatusCode, maxTokenResponse)
+		return "", 0, err
 	}
 	return parseShapedResponse(resp.StatusCode, body, shape)
 }
@@ -111,7 +109,7 @@ func parseShapedResponse(status int, body []byte, shape answerShape) (value stri
 	if json.Unmarshal(fields[shape.value], &value) != nil || value == "" {
 		return "", 0, fmt.Errorf("%w: HTTP %d, no %s in the answer", ErrMalformedResponse, status, shape.value)
 	}
-	if !plausibleCredential(value) {
+	if !isTokenText(value) {
 		return "", 0, fmt.Errorf("%w: HTTP %d, the %s has characters a credential never has", ErrMalformedResponse, status, shape.value)
 	}
 	if shape.expireIn != "" {
@@ -121,12 +119,4 @@ func parseShapedResponse(status int, body []byte, shape answerShape) (value stri
 		}
 	}
 	return value, expireIn, nil
-}
-
-// plausibleCredential reports whether v can be sent in a header or a query
-// as it is: no spaces, quotes, URL delimiters or control bytes.
-func plausibleCredential(v string) bool {
-	return !strings.ContainsFunc(v, func(r rune) bool {
-		return r <= ' ' || r == 0x7f || strings.ContainsRune("\"&?#", r)
-	})
 }

@@ -92,7 +92,7 @@ func (p pushedTicket) newerThan(q pushedTicket) bool {
 // could not be brought up to date; the ticket is kept in this process
 // either way, and written to the Store by a later Ticket call.
 func (s *SuiteTickets) Put(ctx context.Context, ticket string, pushedAt time.Time) error {
-	if ticket == "" || !plausibleCredential(ticket) {
+	if ticket == "" || !isTokenText(ticket) {
 		return fmt.Errorf("dingtoken: suite ticket for %s is empty or has bytes a ticket never has", s.SuiteKey)
 	}
 	now := time.Now()

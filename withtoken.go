@@ -2,7 +2,6 @@ package dingtoken
 
 import (
 	"context"
-	"net/http"
 	"reflect"
 )
 
@@ -94,25 +93,6 @@ func rejects(err error) bool {
 	}
 	status, ok := intField(v, "StatusCode")
 	return ok && rejectedTokenCode(status, code, "")
-}
-
-// rejectedTokenCode is the rule by which DingTalk's error codes say the
-// access token is bad, whoever parsed the answer: legacy errcodes arrive with
-// HTTP 200 (or no status, from an SDK that dropped it), the new API's codes
-// with 400 or 401.
-func rejectedTokenCode(status int, code, subCode string) bool {
-	legacy := status == http.StatusOK || status == 0
-	switch code {
-	case "40014", "42001", "40001":
-		return legacy
-	case "88":
-		return legacy && (subCode == "40014" || subCode == "42001")
-	case "InvalidAuthentication":
-		return status == http.StatusBadRequest || status == http.StatusUnauthorized
-	case "Unauthorized":
-		return status == http.StatusUnauthorized
-	}
-	return false
 }
 
 // stringField returns v's field name if it is a string or a non-nil *string.

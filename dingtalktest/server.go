@@ -34,8 +34,9 @@ type Server struct {
 	// generations are served under it.
 	URL string
 
-	srv    *httptest.Server
-	closed chan struct{} // closed by Close, to cut delays short
+	srv       *httptest.Server
+	closed    chan struct{} // closed by Close, to cut delays short
+	closeOnce sync.Once
 
 	mu        sync.Mutex        // guards everything below
 	apps      map[string]string // client ID -> secret
@@ -79,10 +80,13 @@ func NewServer() *Server {
 	return s
 }
 
-// Close stops the simulator, cutting any configured delay short.
+// Close stops the simulator, cutting any configured delay short. Calling it
+// again does nothing.
 func (s *Server) Close() {
-	close(s.closed)
-	s.srv.Close()
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.srv.Close()
+	})
 }
 
 // AddApp registers an internal app that may fetch tokens.
