@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -182,4 +183,36 @@ func classify(err error) (ErrorClass, string) {
 func isTimeout(err error) bool {
 	var netErr net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
+}
+
+// reportRejection tells the hooks that DingTalk rejected a token of f's in
+// resp, a response inspectResponse has read, and whether it was dropped.
+func (m *Manager) reportRejection(ctx context.Context, f Fetcher, resp *http.Response, newAPI, dropped bool) {
+	h := m.Hooks
+	if h == nil || h.TokenRejected == nil {
+		return
+	}
+	api := "legacy"
+	if newAPI {
+		api = "new"
+	}
+	code := ""
+	if pb, ok := resp.Body.(*peekedBody); ok {
+		body := pb.prefix
+		if hasGzipMagic(body) && isGzipEncoded(resp.Header) {
+			body, _ = gunzip(body, maxInspect)
+		}
+		if e := parseAPIError(resp.StatusCode, trimBOM(body)); e != nil {
+			code = e.Code
+		}
+	}
+	h.TokenRejected(TokenRejectedInfo{Context: ctx, Key: m.state(f).key, API: api, Status: resp.StatusCode, Code: code, Dropped: dropped})
+}
+
+// retried counts a request sent again with a fresh token, and tells the hooks.
+func (m *Manager) retried(ctx context.Context, f Fetcher) {
+	m.stats.retries.Add(1)
+	if h := m.Hooks; h != nil && h.Retried != nil {
+		h.Retried(RetriedInfo{Context: ctx, Key: m.state(f).key})
+	}
 }

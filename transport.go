@@ -113,7 +113,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || !rejected(resp, newAPI, tok) {
 		return resp, err
 	}
-	if !m.invalidate(ctx, t.Fetcher, tok.token.Value) || replay == nil {
+	retry := m.invalidate(ctx, t.Fetcher, tok.token.Value)
+	m.reportRejection(ctx, t.Fetcher, resp, newAPI, retry)
+	if !retry || replay == nil {
 		return resp, nil // not to be retried, or the body cannot be sent again: the caller sees DingTalk's answer
 	}
 	discard(resp)
@@ -124,13 +126,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if body, err = replay(); err != nil {
 		return nil, fmt.Errorf("dingtoken: getting the request body to send again: %w", err)
 	}
-	m.stats.retries.Add(1)
+	m.retried(ctx, t.Fetcher)
 	resp, err = t.send(req, fresh, body, upgrade, replace, nil)
 	if err == nil && rejected(resp, newAPI, fresh) {
 		// Never a second retry: the caller gets this answer. Reporting it
 		// drops the fresh token, or, if it replaced the rejected one,
 		// damps the chain.
-		m.invalidate(ctx, t.Fetcher, fresh.token.Value)
+		dropped := m.invalidate(ctx, t.Fetcher, fresh.token.Value)
+		m.reportRejection(ctx, t.Fetcher, resp, newAPI, dropped)
 	}
 	return resp, err
 }

@@ -15,19 +15,34 @@ func (m *Manager) WithToken(ctx context.Context, f Fetcher, call func(ctx contex
 	if err != nil {
 		return err
 	}
-	if err = callWith(ctx, e, call); !IsTokenRejected(err) || !m.invalidate(ctx, f, e.token.Value) {
+	if err = callWith(ctx, e, call); !IsTokenRejected(err) || !m.invalidateReported(ctx, f, e.token.Value, err) {
 		return err
 	}
 	fresh, err := m.entry(ctx, f)
 	if err != nil {
 		return err
 	}
-	m.stats.retries.Add(1)
+	m.retried(ctx, f)
 	if err = callWith(ctx, fresh, call); IsTokenRejected(err) {
 		// As for a Transport: drops the fresh token, or damps the chain.
-		m.invalidate(ctx, f, fresh.token.Value)
+		m.invalidateReported(ctx, f, fresh.token.Value, err)
 	}
 	return err
+}
+
+// invalidateReported is invalidate, telling the hooks what rejected the
+// token: the API and code that err, a rejection, carries.
+func (m *Manager) invalidateReported(ctx context.Context, f Fetcher, stale string, err error) bool {
+	dropped := m.invalidate(ctx, f, stale)
+	if h := m.Hooks; h != nil && h.TokenRejected != nil {
+		status, code, _ := rejectionOf(err)
+		api := "new"
+		if status == 0 || status == 200 {
+			api = "legacy"
+		}
+		h.TokenRejected(TokenRejectedInfo{Context: ctx, Key: m.state(f).key, API: api, Status: status, Code: code, Dropped: dropped})
+	}
+	return dropped
 }
 
 // callWith calls call with e's token, recording that DingTalk took it when
@@ -42,57 +57,65 @@ func callWith(ctx context.Context, e *entry, call func(ctx context.Context, toke
 
 // IsTokenRejected reports whether err, or any error it wraps, says DingTalk
 // rejected the access token, by the rule a [Transport] applies to answers:
-// legacy errcode 40014, 42001 or 40001 (or 88 with one of the first two as
-// sub_code), or the new API's InvalidAuthentication with HTTP 400 or 401, or
-// Unauthorized with HTTP 401.
+// legacy errcode 40014, 42001 or 40001, or 42009 or 40082 for a suite token
+// (or 88 with 40014 or 42001 as sub_code), or the new API's
+// InvalidAuthentication with HTTP 400 or 401, or Unauthorized with HTTP 401.
 //
 // It recognises an [*APIError] and, without importing them, the errors of the
 // official DingTalk SDK's runtime: tea's SDKError and darabonba-openapi's
 // ClientError, or any error struct with a Code (string or *string) and a
 // StatusCode (int or *int) field.
 func IsTokenRejected(err error) bool {
+	_, _, ok := rejectionOf(err)
+	return ok
+}
+
+// rejectionOf finds in err's chain the error that says DingTalk rejected the
+// token, and returns its HTTP status and DingTalk's code.
+func rejectionOf(err error) (status int, code string, ok bool) {
 	for err != nil {
-		if rejects(err) {
-			return true
+		if status, code, subCode, found := codesOf(err); found && rejectedTokenCode(status, code, subCode) {
+			return status, code, true
 		}
 		switch u := err.(type) {
 		case interface{ Unwrap() error }:
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if IsTokenRejected(e) {
-					return true
+				if status, code, ok := rejectionOf(e); ok {
+					return status, code, true
 				}
 			}
-			return false
+			return 0, "", false
 		default:
-			return false
+			return 0, "", false
 		}
 	}
-	return false
+	return 0, "", false
 }
 
-// rejects reports whether err itself, not what it wraps, is a rejection.
-func rejects(err error) bool {
-	if e, ok := err.(*APIError); ok {
-		return rejectedTokenCode(e.StatusCode, e.Code, e.SubCode)
+// codesOf returns the HTTP status and DingTalk codes that err itself, not
+// what it wraps, carries: an *APIError's, or those of an error struct with a
+// Code and a StatusCode field.
+func codesOf(err error) (status int, code, subCode string, ok bool) {
+	if e, isAPI := err.(*APIError); isAPI {
+		return e.StatusCode, e.Code, e.SubCode, true
 	}
 	v := reflect.ValueOf(err)
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return false
+			return 0, "", "", false
 		}
 		v = v.Elem()
 	}
 	if v.Kind() != reflect.Struct {
-		return false
+		return 0, "", "", false
 	}
-	code, ok := stringField(v, "Code")
-	if !ok {
-		return false
+	if code, ok = stringField(v, "Code"); !ok {
+		return 0, "", "", false
 	}
-	status, ok := intField(v, "StatusCode")
-	return ok && rejectedTokenCode(status, code, "")
+	status, ok = intField(v, "StatusCode")
+	return status, code, "", ok
 }
 
 // stringField returns v's field name if it is a string or a non-nil *string.
