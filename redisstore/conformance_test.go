@@ -9,11 +9,13 @@ import (
 )
 
 func TestConformanceSingleNode(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, redistest.Start(t).Addr)
 	storetest.Run(t, func(t *testing.T) dingtoken.Store { return newStore(t, c, uniquePrefix(), countTimeout) })
 }
 
 func TestConformanceCluster(t *testing.T) {
+	t.Parallel()
 	cluster := redistest.StartCluster(t, 3)
 	c := newClusterClient(t, cluster.Addrs)
 	storetest.Run(t, func(t *testing.T) dingtoken.Store { return newStore(t, c, uniquePrefix(), countTimeout) })
@@ -30,13 +32,15 @@ func TestConformanceCluster(t *testing.T) {
 // TestConformanceSentinel: the Store on a client that finds the primary
 // through a Sentinel (redis.NewFailoverClient).
 func TestConformanceSentinel(t *testing.T) {
+	t.Parallel()
 	sentinel := redistest.StartSentinel(t)
 	c := newFailoverClient(t, sentinel)
 	storetest.Run(t, func(t *testing.T) dingtoken.Store { return newStore(t, c, uniquePrefix(), countTimeout) })
 }
 
+// TestConformanceDefaultTimeout: the suite within DefaultTimeout, run alone
+// rather than beside the parallel tests.
 func TestConformanceDefaultTimeout(t *testing.T) {
 	c := newClient(t, redistest.Start(t).Addr)
 	storetest.Run(t, func(t *testing.T) dingtoken.Store { return newStore(t, c, uniquePrefix(), 0) })
 }
-

@@ -15,6 +15,7 @@ import (
 // token revoked: one fetch for the cold start, one for the revocation, on a
 // single node and on a Cluster.
 func TestManagersShareOneFetch(t *testing.T) {
+	t.Parallel()
 	for _, topology := range []struct {
 		name      string
 		newClient func(t *testing.T) func() redis.UniversalClient
