@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/dingtoken/dingtoken"
-	"github.com/dingtoken/dingtoken/redisstore/internal/redistest"
+	"github.com/dingtoken/dingtoken/internal/redistest"
 	"github.com/dingtoken/dingtoken/storetest"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/dingtoken/dingtoken"
 	"github.com/dingtoken/dingtoken/dingtalktest"
-	"github.com/dingtoken/dingtoken/redisstore/internal/redistest"
+	"github.com/dingtoken/dingtoken/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dingtoken/dingtoken"
-	"github.com/dingtoken/dingtoken/redisstore/internal/redistest"
+	"github.com/dingtoken/dingtoken/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 

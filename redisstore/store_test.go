@@ -13,7 +13,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dingtoken/dingtoken"
 	"github.com/dingtoken/dingtoken/internal/memcachedtest"
-	"github.com/dingtoken/dingtoken/redisstore/internal/redistest"
+	"github.com/dingtoken/dingtoken/internal/redistest"
 )
 
 // TestKeysValuesAndExpirations pins what other programs see in Redis: the

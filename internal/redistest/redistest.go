@@ -3,6 +3,10 @@
 // Cluster of several masters, and a primary with a replica under a
 // Sentinel. Each is stopped when its test ends. With REDIS_ADDR set, Start
 // uses that server instead of starting one.
+//
+// It speaks Redis's protocol itself, with the standard library only, so
+// that every module of this repository (redisstore, bench, the examples)
+// can use it without the core depending on a Redis client.
 package redistest
 
 import (
