@@ -228,16 +228,23 @@ func testDeleteRace(t *testing.T, s dingtoken.Store) {
 		mustSave(t, s, key, dingtoken.Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)})
 		fresh := dingtoken.Token{Value: fmt.Sprintf("tok-fresh-%d", r), Expiry: time.Now().Add(time.Hour)}
 		start := make(chan struct{})
+		deleting := make(chan struct{}, deleters)
 		errs := make(chan error, deleters+1)
 		var wg sync.WaitGroup
 		for range deleters {
 			wg.Go(func() {
 				<-start
+				deleting <- struct{}{}
 				errs <- s.Delete(ctx, key, "tok-stale")
 			})
 		}
 		wg.Go(func() {
 			<-start
+			// Half the rounds save while a Delete is under way, so the Save
+			// lands inside it rather than always before.
+			if r%2 == 0 {
+				<-deleting
+			}
 			errs <- s.Save(ctx, key, fresh)
 		})
 		close(start)
