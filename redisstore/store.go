@@ -135,9 +135,11 @@ func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 // which only one process can hold; it expires after ttl even if its holder
 // dies. unlock releases it only if this owner still holds it.
 //
-// When Redis's answer is lost (a timeout), the lock may have been taken
-// nonetheless; it is then released in the background, so that the other
-// processes need not wait out ttl.
+// When Redis's answer does not come within the call's time, the lock may
+// have been taken nonetheless; it is then released in the background, so
+// that the other processes need not wait out ttl. (An answer lost with its
+// connection is no such case: go-redis resends the script, which counts a
+// lock its owner already holds as taken.)
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent
