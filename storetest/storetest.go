@@ -15,7 +15,7 @@
 // has one, has one holder at a time, is released only by its holder and
 // expires when its holder dies; and all of it holds under concurrent use and
 // for any key. It takes a few seconds, most of them waiting for a 1 s token
-// and a 1 s lock to expire.
+// and a 2 s lock to expire.
 package storetest
 
 import (
