@@ -20,11 +20,8 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	// The core's shared retrying client keeps connections to the simulators
-	// alive; http.DefaultTransport is what it is built on.
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
+		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}

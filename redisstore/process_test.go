@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -93,7 +94,9 @@ func TestChildProcess(t *testing.T) {
 	s := New(c)
 	s.Prefix, s.Timeout = os.Getenv(childPrefixEnv), countTimeout
 	m := &dingtoken.Manager{Store: s}
-	f := &dingtoken.AppCredentials{ClientID: testClientID, ClientSecret: testSecret, Endpoint: os.Getenv(childSimEnv)}
+	hc := &http.Client{Transport: &http.Transport{}}
+	defer hc.CloseIdleConnections()
+	f := &dingtoken.AppCredentials{ClientID: testClientID, ClientSecret: testSecret, Endpoint: os.Getenv(childSimEnv), HTTPClient: hc}
 	tok, err := m.Token(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
