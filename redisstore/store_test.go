@@ -202,3 +202,26 @@ func newLogger() (*slog.Logger, *logBuffer) {
 	b := &logBuffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
+
+// TestTokensAreSealedInRedis: whoever reads Redis finds no token it could
+// use, only the sealed form, unless the Manager is told to store plaintext.
+func TestTokensAreSealedInRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	sim := newSim(t)
+	for _, plaintext := range []bool{false, true} {
+		s := newStore(t, newClient(t, srv.Addr), uniquePrefix(), countTimeout)
+		m := &dingtoken.Manager{Store: s, StorePlaintext: plaintext}
+		tok, err := m.Token(context.Background(), appCreds(sim))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := srv.Do("GET", s.tokenKey(appCreds(sim).Key()))
+		stored, _ := v.(string)
+		if err != nil || !strings.HasPrefix(stored, "dt1;") {
+			t.Fatalf("GET = %v, %v", v, err)
+		}
+		if sealed := strings.Contains(stored, ";dts1."); sealed == plaintext || strings.Contains(stored, tok.Value) != plaintext {
+			t.Errorf("StorePlaintext %v: Redis holds %q", plaintext, stored)
+		}
+	}
+}
