@@ -3,12 +3,15 @@ GO ?= go
 # Modules nested in this repository (bench/, examples with their own go.mod);
 # their dependencies never reach users of the library.
 NESTED := $(patsubst ./%/go.mod,%,$(shell find . -mindepth 2 -name go.mod -not -path './.git/*'))
+# Each module is built and tested on its own go.mod, as its users get it;
+# go.work only serves commands typed at the repository root.
+export GOWORK := off
 
 .PHONY: all deps test bench fuzz
 
 all: test
 
-# memcached is needed by the tests, which start their own on a free port.
+# memcached and Redis are needed by the tests, which start their own on free ports.
 deps:
 	@if ! command -v memcached >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -16,6 +19,15 @@ deps:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq memcached >/dev/null; \
 		else \
 			echo "memcached is missing: install it (Debian/Ubuntu: sudo apt-get install memcached; macOS: brew install memcached)"; \
+			exit 1; \
+		fi; \
+	fi
+	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing redis-server and redis-cli"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null; \
+		else \
+			echo "redis-server or redis-cli is missing: install them (Debian/Ubuntu: sudo apt-get install redis-server redis-tools; macOS: brew install redis)"; \
 			exit 1; \
 		fi; \
 	fi

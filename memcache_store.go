@@ -226,12 +226,14 @@ func memcacheKey(key string) string {
 
 // memcacheExpiration returns memcached's relative expiration for a token
 // that expires at expiry, rounded up and capped; ok is false if it has expired.
+// memcached's clock ticks in whole seconds, so an item may go up to a second
+// before its expiration: one more second keeps the token until its expiry.
 func memcacheExpiration(expiry time.Time) (int32, bool) {
 	left := time.Until(expiry)
 	if left <= 0 {
 		return 0, false
 	}
-	return int32(math.Ceil(min(left, maxMemcacheExpiration).Seconds())), true
+	return int32(math.Ceil(min(left+time.Second, maxMemcacheExpiration).Seconds())), true
 }
 
 func encodeMemcacheValue(t Token) []byte {

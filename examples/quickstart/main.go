@@ -5,8 +5,8 @@
 //
 // By default it runs against the dingtalktest simulator, in-process. With
 // DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET set it talks to real DingTalk
-// instead (without the revocation), and with MEMCACHED_ADDR set it shares
-// tokens through memcached.
+// instead (without the revocation), and with MEMCACHED_ADDR or REDIS_ADDR
+// set it shares tokens through memcached or Redis.
 package main
 
 import (
@@ -46,6 +46,17 @@ func run() error {
 		manager.Store = store
 		fmt.Println("sharing tokens through memcached at", addr)
 	}
+	if addr := os.Getenv("REDIS_ADDR"); addr != "" {
+		if manager.Store != nil {
+			return fmt.Errorf("set MEMCACHED_ADDR or REDIS_ADDR, not both")
+		}
+		store, err := newRedisStore(addr)
+		if err != nil {
+			return err
+		}
+		manager.Store = store
+		fmt.Println("sharing tokens through Redis at", addr)
+	}
 
 	id, secret := os.Getenv("DINGTALK_CLIENT_ID"), os.Getenv("DINGTALK_CLIENT_SECRET")
 	real := id != "" && secret != ""
@@ -57,8 +68,8 @@ func run() error {
 	} else {
 		sim = dingtalktest.NewServer()
 		defer sim.Close()
-		// A fresh app per run: a token a previous run left in memcached
-		// belongs to a simulator that is gone.
+		// A fresh app per run: a token a previous run left in memcached or
+		// Redis belongs to a simulator that is gone.
 		creds.ClientID = fmt.Sprintf("ding-quickstart-%d", time.Now().UnixNano())
 		creds.ClientSecret = "quickstart-secret"
 		sim.AddApp(creds.ClientID, creds.ClientSecret)

@@ -1,0 +1,214 @@
+// Package redisstore is a [dingtoken.Store] and [dingtoken.Locker] on Redis,
+// through go-redis v9: a single node, a Sentinel-managed primary or a Redis
+// Cluster, whatever [redis.UniversalClient] is given.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "10.0.0.5:6379", ContextTimeoutEnabled: true})
+//	manager := &dingtoken.Manager{Store: redisstore.New(rdb)}
+//
+// Every process of a deployment that points at the same Redis uses one
+// token: one of them fetches it under a short lock, the others take it from
+// Redis with its real expiry. Every command touches one key (the Lua scripts
+// included), so the Store works unchanged on Redis Cluster.
+//
+// Redis is best effort: each call gives up after [Store.Timeout], and a
+// Redis that is down, slow, flushed or failing over costs the Manager a
+// refetch and a StoreErrors count, never a failed request.
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dingtoken/dingtoken"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults for the zero fields of a [Store].
+const (
+	// DefaultPrefix starts every key: it names this library and the layout
+	// of its values, the same as dingtoken.MemcacheStore's.
+	DefaultPrefix = "dingtoken:v1:"
+	// DefaultTimeout bounds each call to Redis, go-redis's retries and
+	// Cluster redirections included. A token cache that answers slower is
+	// worth skipping.
+	DefaultTimeout = 200 * time.Millisecond
+)
+
+// ErrCorruptValue is wrapped by [Store.Load] when the value under a key
+// does not decode; the Manager logs and counts it, and treats it as a miss.
+var ErrCorruptValue = errors.New("dingtoken: redis value does not decode")
+
+// Store is a [dingtoken.Store] and [dingtoken.Locker] on Redis. Set its
+// fields before first use; the zero values are the defaults.
+//
+// Each token lives under Prefix + the fetcher key, as
+// "dt1;<expiry, Unix ms>;<token>", and Redis expires it with the token. The
+// refresh lock of a key lives under Prefix + "lock:" + the fetcher key.
+type Store struct {
+	// Prefix starts every key this Store reads and writes. If empty,
+	// DefaultPrefix is used. Give deployments that share a Redis but must
+	// not share tokens different prefixes. A prefix with a Cluster hash tag
+	// ("{...}") puts every key on one node, which nothing here needs.
+	Prefix string
+	// Timeout bounds each call to Redis, including the release of a lock.
+	// If zero, DefaultTimeout is used. The caller's context (the Manager's
+	// StoreTimeout) can end a call sooner.
+	Timeout time.Duration
+
+	client   redis.UniversalClient
+	cleanups sync.WaitGroup // background releases of locks we may hold
+}
+
+// New returns a Store on c: a *redis.Client (also from
+// redis.NewFailoverClient, for Sentinel), a *redis.ClusterClient or a
+// *redis.Ring.
+//
+// For c, set ContextTimeoutEnabled: then a call abandoned at the Store's
+// Timeout also gives up its connection at once, instead of holding it until
+// go-redis's ReadTimeout. The Store returns at its Timeout either way.
+func New(c redis.UniversalClient) *Store {
+	return &Store{client: c}
+}
+
+// Load returns the token under key, dingtoken.ErrNotFound if there is none
+// or it has expired, or an error wrapping ErrCorruptValue if the value does
+// not decode.
+func (s *Store) Load(ctx context.Context, key string) (dingtoken.Token, error) {
+	var v string
+	err := s.call(ctx, func(ctx context.Context) (err error) {
+		v, err = s.client.Get(ctx, s.tokenKey(key)).Result()
+		return err
+	})
+	if errors.Is(err, redis.Nil) {
+		return dingtoken.Token{}, dingtoken.ErrNotFound
+	}
+	if err != nil {
+		return dingtoken.Token{}, fmt.Errorf("dingtoken: redis load: %w", err)
+	}
+	t, err := decodeValue(v)
+	if err != nil {
+		return dingtoken.Token{}, fmt.Errorf("%w under %q: %v", ErrCorruptValue, key, err)
+	}
+	if !time.Now().Before(t.Expiry) {
+		return dingtoken.Token{}, dingtoken.ErrNotFound
+	}
+	return t, nil
+}
+
+// Save stores t under key, and has Redis expire it when t expires. An
+// expired t is not stored.
+func (s *Store) Save(ctx context.Context, key string, t dingtoken.Token) error {
+	left := time.Until(t.Expiry)
+	if left <= 0 {
+		return nil
+	}
+	// Rounded up to Redis's millisecond, so that Redis never drops a token
+	// before the expiry its value states.
+	px := (left + time.Millisecond - 1).Truncate(time.Millisecond)
+	err := s.call(ctx, func(ctx context.Context) error {
+		return s.client.Set(ctx, s.tokenKey(key), encodeValue(t), px).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("dingtoken: redis save: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the token under key if it is still stale, in one script on
+// the key: a fresh token another process saved meanwhile survives.
+func (s *Store) Delete(ctx context.Context, key string, stale string) error {
+	err := s.call(ctx, func(ctx context.Context) error {
+		return deleteScript.Run(ctx, s.client, []string{s.tokenKey(key)}, stale).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("dingtoken: redis delete: %w", err)
+	}
+	return nil
+}
+
+// TryLock takes the refresh lock for key (SET NX PX with a random owner id),
+// which only one process can hold; it expires after ttl even if its holder
+// dies. unlock releases it only if this owner still holds it.
+//
+// When Redis's answer does not come within the call's time, the lock may
+// have been taken nonetheless; it is then released in the background, so
+// that the other processes need not wait out ttl. (An answer lost with its
+// connection is no such case: go-redis resends the script, which counts a
+// lock its owner already holds as taken.)
+func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent
+	}
+	lockKey, owner := s.lockKey(key), newOwnerID()
+	ms := max(1, (ttl + time.Millisecond - 1).Milliseconds())
+	var got int64
+	err = s.call(ctx, func(ctx context.Context) (err error) {
+		got, err = lockScript.Run(ctx, s.client, []string{lockKey}, owner, ms).Int64()
+		return err
+	})
+	if err != nil {
+		s.cleanups.Go(func() { s.release(lockKey, owner) })
+		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err)
+	}
+	if got != 1 {
+		return nil, false, nil
+	}
+	return func() { s.release(lockKey, owner) }, true, nil
+}
+
+// release deletes the lock under lockKey if owner holds it.
+func (s *Store) release(lockKey, owner string) {
+	s.call(context.Background(), func(ctx context.Context) error {
+		return unlockScript.Run(ctx, s.client, []string{lockKey}, owner).Err()
+	})
+}
+
+// call runs one Redis operation within the Store's Timeout and ctx, and
+// returns when they end even if go-redis has not: without the client's
+// ContextTimeoutEnabled, go-redis waits for a slow reply until its own
+// ReadTimeout (5 s by default). go-redis checks the context between its
+// retries and redirections, so none of them outlasts the call.
+func (s *Store) call(ctx context.Context, op func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- op(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (s *Store) prefix() string {
+	if s.Prefix != "" {
+		return s.Prefix
+	}
+	return DefaultPrefix
+}
+
+func (s *Store) tokenKey(key string) string { return s.prefix() + key }
+func (s *Store) lockKey(key string) string  { return s.prefix() + "lock:" + key }
+
+// newOwnerID returns a random id that tells lock holders apart.
+func newOwnerID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
