@@ -2,6 +2,7 @@ package dingtoken
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -95,4 +96,4 @@ func assertNoSecret(t testing.TB, what, text string, secrets ...string) {
 
 // settle waits for m's background Store work (saves, releases, deletes),
 // for tests that read the Store right after a call.
-func settle(m *Manager) { m.bg.Wait() }
+func settle(m *Manager) { m.Flush(context.Background()) }

@@ -311,6 +311,25 @@ func (m *Manager) log(level slog.Level, msg, key string, args ...any) {
 	m.Logger.Log(context.Background(), level, msg, append([]any{"key", key}, args...)...)
 }
 
+// Flush waits until the Manager's background Store work is done: the
+// release of a refresh lock after a fetch, the removal of a rejected token,
+// a save while the Store was being skipped. Call it before a short-lived
+// process (a job, a function) exits, so that it leaves no lock behind for
+// the others to wait out. It returns ctx's error if ctx ends first.
+func (m *Manager) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		m.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // background runs fn, a Store call no caller needs to wait for, on a
 // goroutine of its own.
 func (m *Manager) background(fn func()) {

@@ -54,6 +54,17 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		t, err = m.fetch(ctx, ks, f, background)
 		return t, "", err
 	}
+	if !m.store.usable() {
+		// Skipped after a timeout: no caller waits for the Store, but the
+		// token is offered to it in the background, which ends the
+		// skipping if the Store has come back.
+		if t, err = m.fetch(ctx, ks, f, background); err == nil {
+			value := c.encode(t)
+			stored = value.Value
+			m.background(func() { m.saveShared(ctx, ks, value) })
+		}
+		return t, stored, err
+	}
 	locker, _ := m.Store.(Locker)
 	var locked chan lockResult
 	if locker != nil {
@@ -333,10 +344,11 @@ func (h *storeHealth) timedOut() time.Duration {
 	return d
 }
 
-// succeeded ends the doubling of skips.
+// succeeded ends skipping, and the doubling of skips.
 func (h *storeHealth) succeeded() {
 	if h.skip.Load() != 0 {
 		h.skip.Store(0)
+		h.skipUntil.Store(0)
 	}
 }
 
@@ -353,7 +365,7 @@ type codec struct {
 // a sealing fetcher has used a key, a fetcher without a secret for that key
 // keeps its tokens out of the Store rather than write them in plaintext.
 func (m *Manager) codecFor(ks *keyState, f Fetcher) *codec {
-	if m.Store == nil || !m.store.usable() {
+	if m.Store == nil {
 		return nil
 	}
 	var s *sealer

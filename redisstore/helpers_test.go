@@ -60,12 +60,10 @@ func newClusterClient(t testing.TB, addrs []string) *redis.ClusterClient {
 	return c
 }
 
-// newStore returns a Store on c whose background lock releases are over
-// when the test ends.
+// newStore returns a Store on c with prefix and timeout.
 func newStore(t testing.TB, c redis.UniversalClient, prefix string, timeout time.Duration) *Store {
 	s := New(c)
 	s.Prefix, s.Timeout = prefix, timeout
-	t.Cleanup(s.cleanups.Wait)
 	return s
 }
 

@@ -101,6 +101,7 @@ func TestChildProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Flush(context.Background()) // as a process about to exit should
 	// A test token from our own simulator; printed so the parent can compare.
 	fmt.Printf("child-token=%s\n", tok.Value)
 }

@@ -21,7 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
+	"log/slog"
 	"time"
 
 	"github.com/dingtoken/dingtoken"
@@ -59,9 +59,12 @@ type Store struct {
 	// If zero, DefaultTimeout is used. The caller's context (the Manager's
 	// StoreTimeout) can end a call sooner.
 	Timeout time.Duration
+	// Logger receives what the Manager cannot see: refresh locks that could
+	// not be released, which hold other processes off until they expire.
+	// If nil, nothing is logged.
+	Logger *slog.Logger
 
-	client   redis.UniversalClient
-	cleanups sync.WaitGroup // background releases of locks we may hold
+	client redis.UniversalClient
 }
 
 // New returns a Store on c: a *redis.Client (also from
@@ -136,10 +139,10 @@ func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 // dies. unlock releases it only if this owner still holds it.
 //
 // When Redis's answer does not come within the call's time, the lock may
-// have been taken nonetheless; it is then released in the background, so
-// that the other processes need not wait out ttl. (An answer lost with its
-// connection is no such case: go-redis resends the script, which counts a
-// lock its owner already holds as taken.)
+// have been taken nonetheless: TryLock then reports the error with ok true,
+// so that the caller acts as the holder, and unlock removes the lock if it
+// is ours. (An answer lost with its connection is no such case: go-redis
+// resends the script, which counts a lock its owner already holds as taken.)
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent
@@ -151,21 +154,42 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 		got, err = lockScript.Run(ctx, s.client, []string{lockKey}, owner, ms).Int64()
 		return err
 	})
+	unlock = func() { s.release(lockKey, owner) }
 	if err != nil {
-		s.cleanups.Go(func() { s.release(lockKey, owner) })
-		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err)
+		return unlock, true, fmt.Errorf("dingtoken: redis lock: %w", err)
 	}
 	if got != 1 {
 		return nil, false, nil
 	}
-	return func() { s.release(lockKey, owner) }, true, nil
+	return unlock, true, nil
 }
 
-// release deletes the lock under lockKey if owner holds it.
+// release tries releaseAttempts times, pausing releasePause, then twice
+// that, between attempts.
+const (
+	releaseAttempts = 3
+	releasePause    = 100 * time.Millisecond
+)
+
+// release deletes the lock under lockKey if owner holds it, trying again
+// after a failure: a lock left behind holds other processes off.
 func (s *Store) release(lockKey, owner string) {
-	s.call(context.Background(), func(ctx context.Context) error {
-		return unlockScript.Run(ctx, s.client, []string{lockKey}, owner).Err()
-	})
+	var err error
+	for attempt := range releaseAttempts {
+		if attempt > 0 {
+			time.Sleep(releasePause << (attempt - 1))
+		}
+		err = s.call(context.Background(), func(ctx context.Context) error {
+			return unlockScript.Run(ctx, s.client, []string{lockKey}, owner).Err()
+		})
+		if err == nil || errors.Is(err, redis.ErrClosed) {
+			return
+		}
+	}
+	if s.Logger != nil {
+		s.Logger.Warn("dingtoken: could not release the refresh lock; other processes wait until it expires",
+			"key", lockKey, "err", err)
+	}
 }
 
 // call runs one Redis operation within the Store's Timeout and ctx, and
