@@ -12,7 +12,6 @@ require (
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
 	golang.org/x/net v0.43.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
 )
 
 replace github.com/dingtoken/dingtoken => ../..

@@ -22,7 +22,6 @@ require (
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/tjfoc/gmsm v1.4.1 // indirect
 	golang.org/x/net v0.26.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 )
 
