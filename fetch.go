@@ -132,12 +132,7 @@ func fetchJSON(ctx context.Context, client *http.Client, u string, body map[stri
 // what DingTalk granted. The credentials go only over https (plain http
 // only to loopback), and only to the endpoint's host, redirects included.
 func doFetch(req *http.Request, client *http.Client, key string, logger *slog.Logger, secrets ...string) (Token, error) {
-	if err := checkScheme(req.URL); err != nil {
-		return Token{}, fetchError(key, err, secrets...)
-	}
-	start := time.Now()
-	req.Header.Set("Accept", "application/json")
-	resp, err := sameHostOnly(client).Do(req)
+	resp, start, err := sendTokenRequest(req, client)
 	if err != nil {
 		return Token{}, fetchError(key, err, secrets...)
 	}
@@ -146,6 +141,19 @@ func doFetch(req *http.Request, client *http.Client, key string, logger *slog.Lo
 		return Token{}, fetchError(key, err, secrets...)
 	}
 	return newToken(value, expireIn, start, key, logger), nil
+}
+
+// sendTokenRequest sends a request that carries credentials, over https (or
+// http to loopback) only, through a copy of client that follows no redirect
+// off the endpoint's host. start is when it went out.
+func sendTokenRequest(req *http.Request, client *http.Client) (resp *http.Response, start time.Time, err error) {
+	if err := checkScheme(req.URL); err != nil {
+		return nil, time.Time{}, err
+	}
+	start = time.Now()
+	req.Header.Set("Accept", "application/json")
+	resp, err = sameHostOnly(client).Do(req)
+	return resp, start, err
 }
 
 // fetchError prefixes err with the key and scrubs the secrets from it. An

@@ -66,12 +66,7 @@ func markCredentialError(err error) error {
 // went out, lifetimes DingTalk would never give clamped, errors scrubbed of
 // secrets and prefixed with key.
 func fetchShaped(req *http.Request, client *http.Client, shape answerShape, key string, logger *slog.Logger, secrets ...string) (Token, error) {
-	if err := checkScheme(req.URL); err != nil {
-		return Token{}, fetchError(key, err, secrets...)
-	}
-	start := time.Now()
-	req.Header.Set("Accept", "application/json")
-	resp, err := sameHostOnly(client).Do(req)
+	resp, start, err := sendTokenRequest(req, client)
 	if err != nil {
 		return Token{}, fetchError(key, err, secrets...)
 	}

@@ -5,61 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/dingtoken/dingtoken/dingtalktest"
+	"github.com/dingtoken/dingtoken/internal/wiretest"
 )
-
-// wire records the token headers and access_token parameters of every
-// request a Transport hands its base, as they go on the wire, and sends the
-// request on.
-type wire struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	sent []sentTokens
-}
-
-type sentTokens struct {
-	scheme  string
-	headers []string // values of every header named x-acs-dingtalk-access-token, in any case
-	params  []string // values of every access_token parameter
-}
-
-func (w *wire) RoundTrip(r *http.Request) (*http.Response, error) {
-	s := sentTokens{scheme: r.URL.Scheme}
-	for k, vs := range r.Header {
-		if strings.EqualFold(k, "x-acs-dingtalk-access-token") {
-			s.headers = append(s.headers, vs...)
-		}
-	}
-	q, _ := url.ParseQuery(r.URL.RawQuery)
-	s.params = q["access_token"]
-	w.mu.Lock()
-	w.sent = append(w.sent, s)
-	w.mu.Unlock()
-	return w.next.RoundTrip(r)
-}
-
-func (w *wire) requests() []sentTokens {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]sentTokens(nil), w.sent...)
-}
-
-// only reports the one token s carries, and whether it carries exactly one,
-// in the place its API reads it.
-func (s sentTokens) only(newAPI bool) (string, bool) {
-	if newAPI && len(s.headers) == 1 && len(s.params) == 0 {
-		return s.headers[0], true
-	}
-	if !newAPI && len(s.params) == 1 && len(s.headers) == 0 {
-		return s.params[0], true
-	}
-	return "", false
-}
 
 // otherAppToken fetches a token for a second app the simulator knows: a
 // valid token that is not the Transport's.
@@ -89,12 +40,12 @@ func TestCallerTokenRule(t *testing.T) {
 	tests := []struct {
 		name    string
 		url     string
-		header  map[string]string                           // header key (as written) -> value
-		query   func(s setup) string                        // appended to url
-		value   func(s setup) string                        // the header value, from the setup
-		want    func(s setup) string                        // the one token on the wire
-		replace bool                                        // whether the Transport uses its own token
-		check   func(t *testing.T, got sentTokens, s setup) // extra checks
+		header  map[string]string                              // header key (as written) -> value
+		query   func(s setup) string                           // appended to url
+		value   func(s setup) string                           // the header value, from the setup
+		want    func(s setup) string                           // the one token on the wire
+		replace bool                                           // whether the Transport uses its own token
+		check   func(t *testing.T, got wiretest.Sent, s setup) // extra checks
 	}{
 		{name: "none, new API", url: newAPI, want: func(s setup) string { return s.current }, replace: true},
 		{name: "none, legacy", url: legacy, want: func(s setup) string { return s.current }, replace: true},
@@ -124,8 +75,8 @@ func TestCallerTokenRule(t *testing.T) {
 			want: func(s setup) string { return s.other }},
 		{name: "another app's token beside ours", url: newAPI, query: func(s setup) string { return "access_token=" + s.current },
 			header: map[string]string{"X-Acs-Dingtalk-Access-Token": ""}, value: func(s setup) string { return s.other },
-			check: func(t *testing.T, got sentTokens, s setup) {
-				if len(got.headers) != 1 || got.headers[0] != s.other || len(got.params) != 1 || got.params[0] != s.current {
+			check: func(t *testing.T, got wiretest.Sent, s setup) {
+				if len(got.Headers) != 1 || got.Headers[0] != s.other || len(got.Params) != 1 || got.Params[0] != s.current {
 					t.Errorf("sent %+v, want the request untouched", got)
 				}
 			}},
@@ -133,7 +84,7 @@ func TestCallerTokenRule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newSim(t)
-			w := &wire{next: srv.Transport()}
+			w := &wiretest.Recorder{Next: srv.Transport()}
 			m := &Manager{}
 			c := &http.Client{Transport: &Transport{Fetcher: appCreds(srv), Manager: m, Base: w}}
 			cur, err := m.Token(context.Background(), appCreds(srv))
@@ -161,13 +112,13 @@ func TestCallerTokenRule(t *testing.T) {
 			if resp.StatusCode != 200 || parseAPIError(resp.StatusCode, raw) != nil {
 				t.Errorf("answer %d %s, want success", resp.StatusCode, raw)
 			}
-			sent := w.requests()
+			sent := w.Requests()
 			if len(sent) != 1 {
 				t.Fatalf("%d requests sent, want 1", len(sent))
 			}
 			if tt.check != nil {
 				tt.check(t, sent[0], s)
-			} else if got, one := sent[0].only(strings.Contains(tt.url, "/v1.0/")); !one || got != tt.want(s) {
+			} else if got, one := sent[0].Only(strings.Contains(tt.url, "/v1.0/")); !one || got != tt.want(s) {
 				t.Errorf("sent %+v, want exactly one token, %s", sent[0], map[bool]string{true: "the current one", false: "the caller's"}[tt.replace])
 			}
 			if req.URL.String() != wantURL || !equalHeaders(req.Header, wantHeader) {
@@ -203,7 +154,7 @@ func TestCallerTokenOfOursIsRecovered(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newSim(t)
-			w := &wire{next: srv.Transport()}
+			w := &wiretest.Recorder{Next: srv.Transport()}
 			m := &Manager{}
 			c := &http.Client{Transport: &Transport{Fetcher: appCreds(srv), Manager: m, Base: w}}
 			held, err := m.Token(context.Background(), appCreds(srv))
@@ -226,8 +177,8 @@ func TestCallerTokenOfOursIsRecovered(t *testing.T) {
 			fresh := srv.CurrentToken(testClientID)
 			newAPI := tt.header != ""
 			var got []string
-			for _, s := range w.requests() {
-				v, one := s.only(newAPI)
+			for _, s := range w.Requests() {
+				v, one := s.Only(newAPI)
 				if !one {
 					t.Errorf("sent %+v, want exactly one token", s)
 				}
@@ -248,7 +199,7 @@ func TestCallerTokenOfOursIsRecovered(t *testing.T) {
 // DingTalk's answer, sent once, and our token is not dropped.
 func TestForeignTokenIsNotRecovered(t *testing.T) {
 	srv := newSim(t)
-	w := &wire{next: srv.Transport()}
+	w := &wiretest.Recorder{Next: srv.Transport()}
 	m := &Manager{}
 	c := &http.Client{Transport: &Transport{Fetcher: appCreds(srv), Manager: m, Base: w}}
 	other := otherAppToken(t, srv)
@@ -267,8 +218,8 @@ func TestForeignTokenIsNotRecovered(t *testing.T) {
 	if st := m.Stats(); st.Invalidations != 0 || st.Retries != 0 {
 		t.Errorf("stats %+v, want no invalidation or retry", st)
 	}
-	for _, s := range w.requests() {
-		if len(s.headers) != 1 || len(s.params) != 0 {
+	for _, s := range w.Requests() {
+		if len(s.Headers) != 1 || len(s.Params) != 0 {
 			t.Errorf("sent %+v, want the caller's one header", s)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dingtoken/dingtoken/internal/wiretest"
 )
 
 // communityClient is shaped like the community DingTalk SDKs: it fetches
@@ -104,7 +106,7 @@ func (a answer) ok() bool { return (a.ErrCode == nil || *a.ErrCode == 0) && a.Co
 // (query and header), which go on working with its stale copy.
 func TestCommunityClientHoldingOurTokenRecovers(t *testing.T) {
 	srv := newSim(t)
-	w := &wire{next: srv.Transport()}
+	w := &wiretest.Recorder{Next: srv.Transport()}
 	m := &Manager{}
 	c := &communityClient{
 		client: &http.Client{Transport: &Transport{Fetcher: appCreds(srv), Manager: m, Base: w}},
@@ -140,8 +142,8 @@ func TestCommunityClientHoldingOurTokenRecovers(t *testing.T) {
 	if st := m.Stats(); st.Invalidations != 1 {
 		t.Errorf("Invalidations %d, want 1", st.Invalidations)
 	}
-	for i, s := range w.requests() {
-		if n := len(s.headers) + len(s.params); n > 1 {
+	for i, s := range w.Requests() {
+		if n := len(s.Headers) + len(s.Params); n > 1 {
 			t.Errorf("request %d carried %d tokens: %+v", i+1, n, s)
 		}
 	}
@@ -153,7 +155,7 @@ func TestCommunityClientHoldingOurTokenRecovers(t *testing.T) {
 func TestCommunityClientWithForeignTokenPassesThrough(t *testing.T) {
 	srv := newSim(t)
 	srv.AddApp("ding-community-app", "community-secret-9a")
-	w := &wire{next: srv.Transport()}
+	w := &wiretest.Recorder{Next: srv.Transport()}
 	m := &Manager{}
 	c := &communityClient{
 		client: &http.Client{Transport: &Transport{Fetcher: appCreds(srv), Manager: m, Base: w}},
@@ -176,8 +178,8 @@ func TestCommunityClientWithForeignTokenPassesThrough(t *testing.T) {
 	if st := m.Stats(); st.Invalidations != 0 || st.Retries != 0 {
 		t.Errorf("stats %+v, want no invalidation or retry", st)
 	}
-	for i, s := range w.requests() {
-		if i > 0 && (len(s.params) != 1 || s.params[0] != c.token || len(s.headers) != 0) {
+	for i, s := range w.Requests() {
+		if i > 0 && (len(s.Params) != 1 || s.Params[0] != c.token || len(s.Headers) != 0) {
 			t.Errorf("request %d sent %+v, want the client's own token alone", i+1, s)
 		}
 	}

@@ -2,9 +2,6 @@ package sdktest
 
 import (
 	"context"
-	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 
@@ -72,49 +69,6 @@ func getUserMe(ctx context.Context, c *openapi.Client, headers map[string]*strin
 // tokenHeader is the header the SDK's *Headers structs send a token in.
 func tokenHeader(token string) map[string]*string {
 	return map[string]*string{"x-acs-dingtalk-access-token": dara.String(token)}
-}
-
-// wire records the scheme, token headers and access_token parameters of
-// every request the Transport hands its base, and sends it on.
-type wire struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	sent []sent
-}
-
-type sent struct {
-	scheme  string
-	headers []string // values of every header named x-acs-dingtalk-access-token, in any case
-	params  []string // values of every access_token parameter
-}
-
-func (w *wire) RoundTrip(r *http.Request) (*http.Response, error) {
-	s := sent{scheme: r.URL.Scheme}
-	for k, vs := range r.Header {
-		if strings.EqualFold(k, "x-acs-dingtalk-access-token") {
-			s.headers = append(s.headers, vs...)
-		}
-	}
-	q, _ := url.ParseQuery(r.URL.RawQuery)
-	s.params = q["access_token"]
-	w.mu.Lock()
-	w.sent = append(w.sent, s)
-	w.mu.Unlock()
-	return w.next.RoundTrip(r)
-}
-
-func (w *wire) requests() []sent {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]sent(nil), w.sent...)
-}
-
-// oneHeader reports the one token s carried, in the header only.
-func (s sent) oneHeader() (string, bool) {
-	if len(s.headers) == 1 && len(s.params) == 0 {
-		return s.headers[0], true
-	}
-	return "", false
 }
 
 // run calls fn n times concurrently and returns the errors.

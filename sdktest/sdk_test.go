@@ -9,13 +9,14 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 	"github.com/dingtoken/dingtoken"
 	"github.com/dingtoken/dingtoken/dingtalktest"
+	"github.com/dingtoken/dingtoken/internal/wiretest"
 )
 
 // setup returns an SDK client whose HttpClient is a dingtoken Transport over
 // srv, the wire it sends on, and its Manager.
-func setup(t *testing.T, srv *dingtalktest.Server) (*wire, *dingtoken.Manager, func(ctx context.Context, headers map[string]*string) (map[string]any, error)) {
+func setup(t *testing.T, srv *dingtalktest.Server) (*wiretest.Recorder, *dingtoken.Manager, func(ctx context.Context, headers map[string]*string) (map[string]any, error)) {
 	t.Helper()
-	w := &wire{next: srv.Transport()}
+	w := &wiretest.Recorder{Next: srv.Transport()}
 	m := &dingtoken.Manager{}
 	sdk := newSDK(t, &dingtoken.Transport{Fetcher: creds(srv), Manager: m, Base: w})
 	return w, m, func(ctx context.Context, headers map[string]*string) (map[string]any, error) {
@@ -36,15 +37,15 @@ func TestSDKCallGetsOurTokenOverHTTPS(t *testing.T) {
 	if fmt.Sprint(out["statusCode"]) != "200" {
 		t.Errorf("answer %v, want 200", out)
 	}
-	sent := w.requests()
+	sent := w.Requests()
 	if len(sent) != 1 {
 		t.Fatalf("%d requests sent, want 1", len(sent))
 	}
-	if tok, one := sent[0].oneHeader(); !one || tok != srv.CurrentToken(appID) {
+	if tok, one := sent[0].Only(true); !one || tok != srv.CurrentToken(appID) {
 		t.Errorf("sent %+v, want the app's token in one header", sent[0])
 	}
-	if sent[0].scheme != "https" {
-		t.Errorf("sent over %s, want https", sent[0].scheme)
+	if sent[0].Scheme != "https" {
+		t.Errorf("sent over %s, want https", sent[0].Scheme)
 	}
 	if n := srv.Fetches(appID); n != 1 {
 		t.Errorf("token fetches %d, want 1", n)
@@ -139,8 +140,8 @@ func TestSDKForeignTokenIsSentUntouched(t *testing.T) {
 	if !errors.As(err, &sdkErr) || tea.StringValue(sdkErr.Code) != "InvalidAuthentication" {
 		t.Errorf("with a revoked foreign token: err = %v, want DingTalk's rejection", err)
 	}
-	for i, s := range w.requests() {
-		if tok, one := s.oneHeader(); !one || tok != other.Value {
+	for i, s := range w.Requests() {
+		if tok, one := s.Only(true); !one || tok != other.Value {
 			t.Errorf("request %d sent %+v, want the caller's token alone", i+1, s)
 		}
 	}
@@ -174,12 +175,12 @@ func TestSDKHeadersTokenOfOursIsReplaced(t *testing.T) {
 	}
 	fresh := srv.CurrentToken(appID)
 	want := []string{held.Value, fresh, fresh, fresh}
-	sent := w.requests()
+	sent := w.Requests()
 	if len(sent) != len(want) {
 		t.Fatalf("%d requests sent, want %d", len(sent), len(want))
 	}
 	for i, s := range sent {
-		if tok, one := s.oneHeader(); !one || tok != want[i] {
+		if tok, one := s.Only(true); !one || tok != want[i] {
 			t.Errorf("request %d sent %+v, want one header with token %d", i+1, s, i)
 		}
 	}
