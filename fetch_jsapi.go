@@ -67,6 +67,7 @@ type JSAPITicket struct {
 
 	mu   sync.Mutex // guards seen
 	seen sighting   // the last ticket this process fetched
+	slot fetcherSlot
 }
 
 // sighting is when a ticket, known by its fingerprint, was first seen.

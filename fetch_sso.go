@@ -24,6 +24,8 @@ type SSOCredentials struct {
 	Endpoint   string       // if empty, DefaultEndpoint, or DefaultLegacyEndpoint with Legacy
 	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
 	Logger     *slog.Logger // if nil, nothing is logged
+
+	slot fetcherSlot
 }
 
 // Key returns "sso:" and the corp ID.

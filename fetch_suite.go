@@ -29,6 +29,8 @@ type SuiteCredentials struct {
 	Endpoint   string       // if empty, DefaultEndpoint, or DefaultLegacyEndpoint with Legacy
 	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
 	Logger     *slog.Logger // if nil, nothing is logged
+
+	slot fetcherSlot
 }
 
 // Key returns "suite:" and the suite key.

@@ -26,6 +26,8 @@ type ClientCredentials struct {
 	Endpoint   string       // if empty, DefaultEndpoint is used
 	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
 	Logger     *slog.Logger // if nil, nothing is logged
+
+	slot fetcherSlot
 }
 
 // Key returns "client:<ClientID>:<CorpID>".

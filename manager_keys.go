@@ -166,3 +166,7 @@ func (c *AppCredentials) cacheSlot() *fetcherSlot       { return &c.slot }
 func (c *LegacyAppCredentials) cacheSlot() *fetcherSlot { return &c.slot }
 func (c *CorpCredentials) cacheSlot() *fetcherSlot      { return &c.slot }
 func (f *funcFetcher) cacheSlot() *fetcherSlot          { return &f.slot }
+func (c *SuiteCredentials) cacheSlot() *fetcherSlot     { return &c.slot }
+func (c *SSOCredentials) cacheSlot() *fetcherSlot       { return &c.slot }
+func (c *ClientCredentials) cacheSlot() *fetcherSlot    { return &c.slot }
+func (t *JSAPITicket) cacheSlot() *fetcherSlot          { return &t.slot }
