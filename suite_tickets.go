@@ -185,6 +185,9 @@ func (s *SuiteTickets) lock(ctx context.Context, locker Locker, wait time.Durati
 		cancel()
 		switch {
 		case err != nil:
+			if ok && unlock != nil {
+				unlock() // the store may have taken the lock without saying so
+			}
 			return nil, fmt.Errorf("dingtoken: suite ticket of %s: lock: %w", s.SuiteKey, err)
 		case ok:
 			return unlock, nil
