@@ -118,6 +118,9 @@ func (m *Manager) remember(f Fetcher, ks *keyState) {
 // background refresh, or forget the key once it has had no usable token and
 // no caller for idleAfter. It returns when to look again, or zero.
 func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
+	if ks.forgotten.Load() {
+		return time.Time{} // a refresh that finished after the key was forgotten put it back in the queue
+	}
 	if e := ks.current.Load(); e != nil && e.usableAt(now) {
 		if now.UnixNano() < e.refreshAt {
 			return time.Unix(0, e.refreshAt)
@@ -129,12 +132,13 @@ func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 		return now.Add(m.idleAfter())
 	}
 	ks.forgotten.Store(true)
-	m.keys.CompareAndDelete(ks.key, ks)
+	if m.keys.CompareAndDelete(ks.key, ks) {
+		m.keyCount.Add(-1)
+	}
 	for _, f := range ks.identities {
 		m.fetchers.CompareAndDelete(f, ks)
 	}
 	ks.identities = nil
-	m.keyCount.Add(-1)
 	return time.Time{}
 }
 
