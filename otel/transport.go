@@ -21,7 +21,9 @@ import (
 //
 // An otelhttp.WithClientTrace option whose httptrace.ClientTrace records
 // header fields (WroteHeaderField) sees the token header too: httptrace
-// hooks fire inside the Transport, as the request is written.
+// hooks fire inside the Transport, as the request is written. Give
+// otelhttptrace WithoutHeaders, or WithRedactedHeaders with
+// "x-acs-dingtalk-access-token".
 //
 // NewTransport panics if t is nil: otelhttp would send the requests without
 // a token.
