@@ -122,12 +122,17 @@ func (m *Manager) remember(f Fetcher, ks *keyState) {
 // background refresh, or forget the key once it has had no usable token and
 // no caller for idleAfter. It returns when to look again, or zero.
 func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
-	if e := ks.current.Load(); e != nil && e.usableAt(now) {
+	if e := ks.current.Load(); e != nil {
 		if now.UnixNano() < e.refreshAt {
 			return time.Unix(0, e.refreshAt)
 		}
+		// Due, or past its use: a hit must read the clock from now on. A
+		// token whose refresh moment is its end (RefreshAhead < 0), or
+		// whose wake came late, is no longer handed out without a look.
 		e.due.Store(true)
-		return time.Unix(0, e.expireAt)
+		if e.usableAt(now) {
+			return time.Unix(0, e.expireAt)
+		}
 	}
 	if ks.flight.Load() != nil || now.Sub(time.Unix(0, ks.lastAsked.Load())) < m.idleAfter() {
 		return now.Add(m.idleAfter())
