@@ -42,11 +42,11 @@ test: deps
 
 # Benchmarks of bench/ (a module of its own, so golang.org/x/oauth2 stays out
 # of the library). TestSideBySide runs the comparisons interleaved, round
-# after round, and prints BENCHMARKS.md's tables (about 10 minutes); the
+# after round, and prints BENCHMARKS.md's tables (about 15 minutes); the
 # classic benchmarks (storms, expiry boundary, first token, Store round
 # trips) follow, summarised by benchtable. Outputs: bench/bench.out and
 # bench/bench-classic.out (never committed).
-BENCH_ROUNDS ?= 100
+BENCH_ROUNDS ?= 200
 BENCH_COUNT ?= 3
 bench: deps
 	cd bench && $(GO) test -run '^TestSideBySide$$' -v -count=1 -timeout 60m . -args -sidebyside all -rounds $(BENCH_ROUNDS) | tee bench.out

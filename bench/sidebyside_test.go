@@ -24,7 +24,7 @@ import (
 // sections (hotpath, l1, loopback).
 var (
 	sections = flag.String("sidebyside", "", "sections of TestSideBySide to run: all, or a comma-separated list of hotpath, l1, loopback, cluster")
-	rounds   = flag.Int("rounds", 100, "rounds of each interleaved comparison")
+	rounds   = flag.Int("rounds", 200, "rounds of each interleaved comparison")
 )
 
 // goal is one line of the goals table.
@@ -67,6 +67,7 @@ func TestSideBySide(t *testing.T) {
 	if want("cluster") {
 		clusterSection(t, r)
 	}
+	fmt.Printf("\nCores free at the end: %.2f× (as at the start).\n", coresBusy())
 	fmt.Print("\n### Goals\n\n")
 	fmt.Println("| goal | measured | target | |")
 	fmt.Println("| --- | --- | --- | --- |")
@@ -134,8 +135,9 @@ func coresBusy() float64 {
 // on one goroutine (what one request costs) and on every core at once.
 func hotPathSection(t *testing.T, r *report) {
 	fmt.Print("\n### Hot path: one request with a warm token over a no-op base\n\n")
-	fmt.Println("Cost per request in ns (median [IQR] over rounds) and, per round, our overhead over bare")
-	fmt.Print("(ours − bare) divided by the floor's and by oauth2's, and ours / bare.\n\n")
+	fmt.Println("Cost of one request in ns (median [IQR] over rounds; on all goroutines at once, elapsed time × goroutines")
+	fmt.Println("/ requests) and, per round, our overhead over bare (ours − bare) divided by the floor's and by oauth2's,")
+	fmt.Print("and ours / bare.\n\n")
 	fmt.Println("| placement | goroutines | bare | floor | oauth2 | dingtoken | overhead vs floor | overhead vs oauth2 | ours / bare |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	procs := runtime.GOMAXPROCS(0)
@@ -149,9 +151,9 @@ func hotPathSection(t *testing.T, r *report) {
 			for _, c := range cs {
 				if goroutines == 1 {
 					req, _ := http.NewRequest("GET", p.url, nil)
-					batches = append(batches, serial(5000, func(int) { mustSend(t, c.rt, req) }))
+					batches = append(batches, serial(20000, func(int) { mustSend(t, c.rt, req) }))
 				} else {
-					batches = append(batches, parallel(goroutines, 10000, true, func(int) func(int) {
+					batches = append(batches, parallel(goroutines, 40000, true, func(int) func(int) {
 						req, _ := http.NewRequest("GET", p.url, nil)
 						return func(int) { mustSend(t, c.rt, req) }
 					}))
