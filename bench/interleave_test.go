@@ -28,9 +28,8 @@ type batch func() float64
 // round whose results are dropped (warm-up), and returns the costs by
 // round and batch.
 func interleave(rounds int, batches []batch) [][]float64 {
-	run := func(b batch) float64 { return b() }
 	for _, b := range batches {
-		run(b)
+		b()
 	}
 	out := make([][]float64, rounds)
 	k := len(batches)
@@ -38,11 +37,11 @@ func interleave(rounds int, batches []batch) [][]float64 {
 		out[r] = make([]float64, k)
 		for i := range k {
 			j := (i + r) % k
-			out[r][j] = run(batches[j]) / 2
+			out[r][j] = batches[j]() / 2
 		}
 		for i := k - 1; i >= 0; i-- {
 			j := (i + r) % k
-			out[r][j] += run(batches[j]) / 2
+			out[r][j] += batches[j]() / 2
 		}
 	}
 	return out
