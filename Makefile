@@ -41,11 +41,19 @@ test: deps
 	done
 
 # Benchmarks of bench/ (a module of its own, so golang.org/x/oauth2 stays out
-# of the library), 5 runs each, summarised into the BENCHMARKS.md table.
-BENCH_COUNT ?= 5
+# of the library). TestSideBySide runs the comparisons interleaved, round
+# after round, and prints BENCHMARKS.md's tables (about 15 minutes); the
+# classic benchmarks (storms, expiry boundary, first token, Store round
+# trips) follow, summarised by benchtable. Outputs: bench/bench.out and
+# bench/bench-classic.out (never committed).
+BENCH_ROUNDS ?= 200
+BENCH_COUNT ?= 3
 bench: deps
-	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 30m . | tee bench.out
-	cd bench && $(GO) run ./cmd/benchtable < bench.out
+	cd bench && $(GO) test -run '^TestSideBySide$$' -v -count=1 -timeout 60m . -args -sidebyside all -rounds $(BENCH_ROUNDS) | tee bench.out
+	@! grep -q -e '^--- FAIL' -e '^FAIL' -e '^panic:' bench/bench.out
+	cd bench && $(GO) test -run '^$$' -bench 'Storm|ExpiryBoundary|FirstToken|L2RoundTrip' -benchmem -count $(BENCH_COUNT) -timeout 30m . | tee bench-classic.out
+	@! grep -q -e '^--- FAIL' -e '^FAIL' -e '^panic:' bench/bench-classic.out
+	cd bench && $(GO) run ./cmd/benchtable < bench-classic.out
 
 # Each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test`).
 FUZZTIME ?= 60s

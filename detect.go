@@ -17,6 +17,12 @@ const maxInspect = 64 << 10
 // DingTalk's rejections are a few hundred bytes and arrive in one piece.
 const chunkPeek = 4 << 10
 
+// shortPeek is how much of a legacy answer of known length is read first,
+// into the peekedBody itself: enough for {"errcode":<code>, which opens
+// DingTalk's legacy answers and rules out most of them, so that an
+// ordinary answer costs no buffer and is not read ahead of the caller.
+const shortPeek = 32
+
 // inspectResponse reports whether resp, an answer from the new API or the
 // legacy one, says DingTalk rejected the token. It reads at most a small JSON
 // body, and only what has already arrived for one of unknown length, then
@@ -29,23 +35,44 @@ func inspectResponse(resp *http.Response, newAPI bool) (rejected bool) {
 		return false
 	}
 	pb := &peekedBody{rest: resp.Body}
+	resp.Body = pb
 	size := resp.ContentLength
-	if size < 0 {
-		size = chunkPeek
-	}
-	peek := make([]byte, size)
 	var n int
 	var err error
-	if resp.ContentLength >= 0 {
-		n, err = io.ReadFull(resp.Body, peek)
-	} else {
-		n, err = resp.Body.Read(peek)
+	switch {
+	case size < 0:
+		peek := make([]byte, chunkPeek)
+		n, err = pb.rest.Read(peek)
+		pb.prefix = peek[:n]
+	case size <= shortPeek:
+		n, err = io.ReadFull(pb.rest, pb.short[:size])
+		pb.prefix = pb.short[:n]
+	case resp.StatusCode == http.StatusOK:
+		// A legacy answer: its opening decides most of the time.
+		n, err = io.ReadFull(pb.rest, pb.short[:])
+		pb.prefix = pb.short[:n]
+		if err == nil && clearedByOpening(pb.prefix) {
+			return false
+		}
+		if err == nil {
+			peek := make([]byte, size)
+			copy(peek, pb.prefix)
+			var more int
+			more, err = io.ReadFull(pb.rest, peek[n:])
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // bytes were read: as one ReadFull of the whole body says
+			}
+			n += more
+			pb.prefix = peek[:n]
+		}
+	default:
+		peek := make([]byte, size)
+		n, err = io.ReadFull(pb.rest, peek)
+		pb.prefix = peek[:n]
 	}
 	if err != io.EOF {
 		pb.err = err
 	}
-	pb.prefix = peek[:n]
-	resp.Body = pb
 	body := pb.prefix
 	// Only a body that starts like gzip costs a look at the header.
 	if hasGzipMagic(body) && isGzipEncoded(resp.Header) {
@@ -54,6 +81,18 @@ func inspectResponse(resp *http.Response, newAPI bool) (rejected bool) {
 		}
 	}
 	return isRejection(resp.StatusCode, body)
+}
+
+// clearedByOpening reports whether opening, the first bytes of a legacy
+// (HTTP 200) answer, rule out a rejection the way isRejection would on the
+// whole body: it opens with a complete errcode (a number followed by another
+// byte, or a closed string) that cannot mean a rejected token.
+func clearedByOpening(opening []byte) bool {
+	if hasGzipMagic(opening) {
+		return false
+	}
+	code, end, ok := leadingErrcodeEnd(opening)
+	return ok && end < len(opening) && !isLegacyCandidate(code)
 }
 
 // mayBeRejection filters out, without reading anything, the responses that
@@ -152,39 +191,48 @@ func isLegacyCandidate(code []byte) bool {
 // a string's contents. ok is false for any other body, and for a string with
 // an escape in it, which only decoding can read.
 func leadingErrcode(body []byte) (code []byte, ok bool) {
+	code, _, ok = leadingErrcodeEnd(body)
+	return code, ok
+}
+
+// leadingErrcodeEnd is leadingErrcode, also returning the index in body of
+// the first byte after a number's literal, or of a string's closing quote:
+// a prefix of a body that holds that index holds the whole code.
+func leadingErrcodeEnd(body []byte) (code []byte, end int, ok bool) {
 	b := trimBOM(body)
+	skipped := len(body) - len(b)
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '{' {
-		return nil, false
+		return nil, 0, false
 	}
 	i = skipSpace(b, i+1)
 	if !bytes.HasPrefix(b[i:], []byte(`"errcode"`)) {
-		return nil, false
+		return nil, 0, false
 	}
 	i = skipSpace(b, i+len(`"errcode"`))
 	if i == len(b) || b[i] != ':' {
-		return nil, false
+		return nil, 0, false
 	}
 	i = skipSpace(b, i+1)
 	switch {
 	case i == len(b):
-		return nil, false
+		return nil, 0, false
 	case b[i] == '"':
-		end := bytes.IndexByte(b[i+1:], '"')
-		if end < 0 {
-			return nil, false
+		n := bytes.IndexByte(b[i+1:], '"')
+		if n < 0 {
+			return nil, 0, false
 		}
-		code = b[i+1 : i+1+end]
+		code = b[i+1 : i+1+n]
 		if bytes.IndexByte(code, '\\') >= 0 {
-			return nil, false
+			return nil, 0, false
 		}
-		return code, true
+		return code, skipped + i + 1 + n, true
 	default: // a number, or a value that is neither a number nor a string: no code
-		end := i
-		for end < len(b) && isNumberByte(b[end]) {
-			end++
+		j := i
+		for j < len(b) && isNumberByte(b[j]) {
+			j++
 		}
-		return b[i:end], true
+		return b[i:j], skipped + j, true
 	}
 }
 
@@ -299,6 +347,7 @@ type peekedBody struct {
 	prefix []byte
 	err    error // the error that ended the peek, returned after prefix
 	rest   io.ReadCloser
+	short  [shortPeek]byte // holds prefix when it is short: no buffer of its own
 }
 
 func (b *peekedBody) Read(p []byte) (int, error) {

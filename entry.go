@@ -9,31 +9,35 @@ import (
 
 // entry is a cached token with the moments the Manager acts on, computed
 // once, and the forms a Transport sends it in, built once.
+//
+// A cache hit reads due and token, which come first so that they share the
+// first cache line (an entry takes 128 bytes, aligned): an ISV's 100,000
+// entries are not all in cache.
 type entry struct {
-	token Token
+	// due turns true when refreshAt passes, set by the Manager's scheduler,
+	// so that a cache hit reads no clock; time.Now costs more than the rest
+	// of a hit.
+	due atomic.Bool
+	// accepted turns true once DingTalk took the token: a later rejection
+	// is news, not the chain below.
+	accepted atomic.Bool
+
+	token  Token
+	header [1]string // the x-acs-dingtalk-access-token header's value; header[:] costs no allocation
+	query  string    // "access_token=<escaped token>"
+
 	// Moments as Unix nanoseconds, smaller than time.Time: an ISV holds
 	// 100,000 entries.
 	refreshAt int64 // from here on, refresh in the background
 	expireAt  int64 // from here on, do not hand the token out
 	obtained  int64 // when this process got it
 
-	// due turns true when refreshAt passes, set by the Manager's scheduler,
-	// so that a cache hit reads no clock; time.Now costs more than the rest
-	// of a hit.
-	due atomic.Bool
+	stored string // the value as the Store holds it (sealed or not); "" if not stored
 
 	// replacement: the token was obtained after DingTalk rejected the one
 	// before it. If DingTalk rejects it too, moments later, the rejections
 	// are about something other than the token, and are damped.
 	replacement bool
-	// accepted turns true once DingTalk took the token: a later rejection
-	// is news, not the chain above.
-	accepted atomic.Bool
-
-	header [1]string // the x-acs-dingtalk-access-token header's value; header[:] costs no allocation
-	query  string    // "access_token=<escaped token>"
-
-	stored string // the value as the Store holds it (sealed or not); "" if not stored
 }
 
 // newEntry computes when t must be refreshed and when it stops being handed

@@ -31,10 +31,10 @@ func (s *scheduler) schedule(ks *keyState, at time.Time) {
 func (s *scheduler) setLocked(ks *keyState, at time.Time) {
 	switch {
 	case ks.qi >= 0 && at.IsZero():
-		heap.Remove(&s.queue, ks.qi)
+		heap.Remove(&s.queue, int(ks.qi))
 	case ks.qi >= 0:
 		ks.wake = at.UnixNano()
-		heap.Fix(&s.queue, ks.qi)
+		heap.Fix(&s.queue, int(ks.qi))
 	case !at.IsZero():
 		ks.wake = at.UnixNano()
 		heap.Push(&s.queue, ks)
@@ -76,11 +76,11 @@ func (q keyQueue) Len() int           { return len(q) }
 func (q keyQueue) Less(i, j int) bool { return q[i].wake < q[j].wake }
 func (q keyQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
-	q[i].qi, q[j].qi = i, j
+	q[i].qi, q[j].qi = int32(i), int32(j)
 }
 func (q *keyQueue) Push(x any) {
 	ks := x.(*keyState)
-	ks.qi = len(*q)
+	ks.qi = int32(len(*q))
 	*q = append(*q, ks)
 }
 func (q *keyQueue) Pop() any {

@@ -60,7 +60,7 @@ func NewClient(f Fetcher) *http.Client {
 // DingTalk rejects the first one. The response's Request is req itself, so
 // that whatever logs it does not see the token.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := req.URL.Hostname()
+	host := hostname(req.URL)
 	if !t.isTokenHost(host) {
 		resp, err := t.base().RoundTrip(req)
 		return t.finish(req, resp, err)
@@ -109,7 +109,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: reading the request body: %w", err)
 	}
 
-	resp, err := t.send(req, tok, body, upgrade, replace, header)
+	resp, err := t.send(req, tok, body, newAPI, upgrade, replace, header)
 	if err != nil || !rejected(resp, newAPI, tok) {
 		return resp, err
 	}
@@ -127,7 +127,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("dingtoken: getting the request body to send again: %w", err)
 	}
 	m.retried(ctx, t.Fetcher)
-	resp, err = t.send(req, fresh, body, upgrade, replace, nil)
+	resp, err = t.send(req, fresh, body, newAPI, upgrade, replace, nil)
 	if err == nil && rejected(resp, newAPI, fresh) {
 		// Never a second retry: the caller gets this answer. Reporting it
 		// drops the fresh token, or, if it replaced the rejected one,
@@ -169,20 +169,22 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// send sends a copy of req with tok's token and body: over https if
-// upgrade, and without the caller's own token headers and parameters if
-// replace. header, if not nil, is the copy of req's header to send, without
-// token headers. The copy is needed because a RoundTripper must not modify
-// the request it was given: the caller may reuse it, and http.Client reads
-// it again for redirects. It is a shallow copy with its own URL or Header,
-// the only parts changed, and costs less than req.Clone.
-func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, upgrade, replace bool, header http.Header) (*http.Response, error) {
-	c := &requestCopy{req: *req}
-	r := &c.req
-	r.Body = body
-	newAPI := isNewAPIPath(req.URL.Path)
-	if upgrade || replace || !newAPI {
-		c.url = *req.URL
+// send sends a copy of req with tok's token and body: in the header if
+// newAPI, else in the query; over https if upgrade; and without the
+// caller's own token headers and parameters if replace. header, if not nil,
+// is the copy of req's header to send, without token headers. The copy is
+// needed because a RoundTripper must not modify the request it was given:
+// the caller may reuse it, and http.Client reads it again for redirects. It
+// is a shallow copy with its own URL or Header, the only parts changed, and
+// costs less than req.Clone; the new API's requests share the caller's URL.
+func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, newAPI, upgrade, replace bool, header http.Header) (*http.Response, error) {
+	var r *http.Request
+	if newAPI && !upgrade && !replace {
+		r = new(http.Request)
+		*r = *req
+	} else {
+		c := &requestCopy{req: *req, url: *req.URL}
+		r = &c.req
 		r.URL = &c.url
 		if upgrade {
 			c.url.Scheme = "https"
@@ -190,7 +192,15 @@ func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, upgr
 		if replace {
 			c.url.RawQuery = withoutTokenParams(c.url.RawQuery)
 		}
+		if !newAPI {
+			if c.url.RawQuery == "" {
+				c.url.RawQuery = tok.query
+			} else {
+				c.url.RawQuery += "&" + tok.query
+			}
+		}
 	}
+	r.Body = body
 	if header == nil && (newAPI || replace) {
 		header, _ = copyHeader(req.Header)
 	}
@@ -198,13 +208,6 @@ func (t *Transport) send(req *http.Request, tok *entry, body io.ReadCloser, upgr
 		r.Header = header
 		if newAPI {
 			header[tokenHeader] = tok.header[:]
-		}
-	}
-	if !newAPI {
-		if c.url.RawQuery == "" {
-			c.url.RawQuery = tok.query
-		} else {
-			c.url.RawQuery += "&" + tok.query
 		}
 	}
 	resp, err := t.base().RoundTrip(r)
@@ -239,8 +242,8 @@ func (t *Transport) finish(req *http.Request, resp *http.Response, err error, se
 	return resp, nil
 }
 
-// requestCopy holds a shallow copy of a request and, when the token goes in
-// the query, its URL: one allocation instead of two.
+// requestCopy holds a shallow copy of a request and its URL, for requests
+// whose URL changes: one allocation instead of two.
 type requestCopy struct {
 	req http.Request
 	url url.URL
@@ -253,11 +256,25 @@ func (t *Transport) isTokenHost(host string) bool {
 		hosts = DefaultHosts
 	}
 	for _, h := range hosts {
+		if h == host { // as most requests spell it: no case folding
+			return true
+		}
+	}
+	for _, h := range hosts {
 		if strings.EqualFold(h, host) {
 			return true
 		}
 	}
 	return false
+}
+
+// hostname is u.Hostname(), found with one quick search for the usual host
+// with neither a port nor brackets.
+func hostname(u *url.URL) string {
+	if h := u.Host; strings.IndexByte(h, ':') < 0 && !strings.HasPrefix(h, "[") {
+		return h
+	}
+	return u.Hostname()
 }
 
 func (t *Transport) manager() *Manager {

@@ -30,6 +30,9 @@ func isTokenHeader(k string) bool {
 // nothing more.
 func copyHeader(h http.Header) (http.Header, bool) {
 	c := make(http.Header, len(h)+1)
+	if len(h) == 0 {
+		return c, false // no map iteration to start
+	}
 	found := false
 	for k, v := range h {
 		if isTokenHeader(k) {
@@ -43,6 +46,9 @@ func copyHeader(h http.Header) (http.Header, bool) {
 
 // hasTokenHeader reports whether h has a token header, even an empty one.
 func hasTokenHeader(h http.Header) bool {
+	if len(h) == 0 {
+		return false // most requests to the legacy API: no map iteration to start
+	}
 	for k := range h {
 		if isTokenHeader(k) {
 			return true
@@ -52,10 +58,10 @@ func hasTokenHeader(h http.Header) bool {
 }
 
 // hasTokenParam reports whether rawQuery has an access_token parameter, even
-// an empty one. It allocates nothing, and rules out most queries with one
-// substring search: the key is access_token, or an escaped form with a '%'.
+// an empty one. It allocates nothing, and rules out most queries with two
+// byte searches: the key is access_token, or an escaped form with a '%'.
 func hasTokenParam(rawQuery string) bool {
-	if !strings.Contains(rawQuery, "_token") && strings.IndexByte(rawQuery, '%') < 0 {
+	if strings.IndexByte(rawQuery, '%') < 0 && (strings.IndexByte(rawQuery, '_') < 0 || !strings.Contains(rawQuery, "_token")) {
 		return false
 	}
 	for rawQuery != "" {

@@ -26,8 +26,11 @@ const (
 )
 
 // TestMain turns this binary into a storm participant when started by
-// BenchmarkStormProcesses.
+// BenchmarkStormProcesses, or into a simulator when started by startSim.
 func TestMain(m *testing.M) {
+	if os.Getenv(simEnv) != "" {
+		serveSim()
+	}
 	if v := os.Getenv(childEnv); v != "" {
 		var simURL, mcAddr, app string
 		fmt.Sscan(v, &simURL, &mcAddr, &app)

@@ -1,6 +1,8 @@
 // Command benchtable reads `go test -bench` output of the bench module on
-// stdin (any -count) and prints the BENCHMARKS.md table: medians of every
-// metric, the ratios the goals are stated in, and whether each goal is met.
+// stdin (any -count) and prints a BENCHMARKS.md table of the classic
+// benchmarks (storms, the expiry boundary, a first token, Store round
+// trips): medians of every metric and whether each goal is met. The
+// side-by-side comparisons are TestSideBySide's, which prints its own tables.
 package main
 
 import (
@@ -98,22 +100,6 @@ func main() {
 	fmt.Println()
 	fmt.Println("| goal | measured | target | |")
 	fmt.Println("| --- | ---: | ---: | --- |")
-	for _, p := range []string{"header", "query"} {
-		hp := "HotPath/placement=" + p + "/transport="
-		bare, ours, peer := r.median(hp+"bare", "ns/op"), r.median(hp+"dingtoken", "ns/op"), r.median(hp+"oauth2", "ns/op")
-		if peer > bare {
-			ratio := (ours - bare) / (peer - bare)
-			fmt.Printf("| hot-path overhead vs oauth2, %s placement: (ours − bare) / (oauth2 − bare) | %.2f | ≤ 0.70 | %s |\n", p, ratio, verdict(ratio <= 0.7))
-		}
-		oa, pa := r.median(hp+"dingtoken", "allocs/op"), r.median(hp+"oauth2", "allocs/op")
-		fmt.Printf("| allocs/op, %s placement: ours vs oauth2 | %.0f vs %.0f | ≤ oauth2 | %s |\n", p, oa, pa, verdict(oa <= pa))
-	}
-	l1, l1a := r.median("ManagerToken", "ns/op"), r.median("ManagerToken", "allocs/op")
-	fmt.Printf("| Manager.Token L1 hit, parallel | %.1f ns/op, %.0f allocs | ≤ 10 ns, 0 allocs | %s |\n", l1, l1a, verdict(l1 <= 10 && l1a == 0))
-	if ours := r.median("Loopback/transport=dingtoken", "ns/op"); ours > 0 {
-		ratio := r.median("Loopback/transport=bare", "ns/op") / ours
-		fmt.Printf("| loopback throughput, ours / bare | %.3f | ≥ 0.97 | %s |\n", ratio, verdict(ratio >= 0.97))
-	}
 	for _, s := range []string{"StormColdStart", "StormRevoked", "StormProcesses"} {
 		all := r[s]["fetches/storm"]
 		worst := 0.0

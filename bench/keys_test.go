@@ -1,0 +1,251 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/dingtoken/dingtoken"
+	"github.com/dingtoken/dingtoken/dingtalktest"
+	"github.com/dingtoken/dingtoken/internal/memcachedtest"
+)
+
+// An ISV holds one corp token per authorising company: the cost of a cache
+// hit with many keys, and the memory each key holds.
+
+const (
+	simEnv    = "DINGTOKEN_BENCH_SIM" // set in a child process that serves a simulator
+	isvSuite  = "suite-bench"
+	isvSecret = "suite-bench-secret"
+	isvTicket = "suite-bench-ticket"
+)
+
+// serveSim runs a simulator with the ISV suite until stdin closes, and
+// exits; its URL goes to stdout.
+func serveSim() {
+	sim := dingtalktest.NewServer()
+	sim.AddSuite(isvSuite, isvSecret, isvTicket)
+	fmt.Println(sim.URL)
+	io.Copy(io.Discard, os.Stdin)
+	sim.Close()
+	os.Exit(0)
+}
+
+// startSim starts a simulator in a child process, so that the tokens it
+// keeps do not weigh on this process's heap, and returns its URL.
+func startSim(t testing.TB) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), simEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the simulator did not start: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// corpFetchers returns n CorpCredentials of one suite, one per corp, as an
+// ISV holds them.
+func corpFetchers(n int, simURL string, client *http.Client) []dingtoken.Fetcher {
+	ticket := func(context.Context) (string, error) { return isvTicket, nil }
+	fs := make([]dingtoken.Fetcher, n)
+	for i := range fs {
+		fs[i] = &dingtoken.CorpCredentials{
+			SuiteKey: isvSuite, SuiteSecret: isvSecret, AuthCorpID: fmt.Sprintf("ding%028d", i),
+			SuiteTicket: ticket, Endpoint: simURL, HTTPClient: client,
+		}
+	}
+	return fs
+}
+
+// ptrFetcher and valFetcher are Fetchers of another package, by pointer
+// and by value; their tokens come at once, without DingTalk.
+type ptrFetcher struct{ key string }
+
+func (f *ptrFetcher) Key() string { return f.key }
+func (f *ptrFetcher) Fetch(context.Context) (dingtoken.Token, error) {
+	return dingtoken.Token{Value: fmt.Sprintf("%032x", len(f.key)), Expiry: time.Now().Add(2 * time.Hour)}, nil
+}
+
+type valFetcher struct{ key string }
+
+func (f valFetcher) Key() string { return f.key }
+func (f valFetcher) Fetch(context.Context) (dingtoken.Token, error) {
+	return dingtoken.Token{Value: fmt.Sprintf("%032x", len(f.key)), Expiry: time.Now().Add(2 * time.Hour)}, nil
+}
+
+// fill gets every fetcher's token into m, from several goroutines.
+func fill(t testing.TB, m *dingtoken.Manager, fs []dingtoken.Fetcher) {
+	t.Helper()
+	const workers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(fs); i += workers {
+				if _, err := m.Token(context.Background(), fs[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// heapPerKey fills m with fs and returns the live heap it grew by, per key.
+func heapPerKey(t testing.TB, m *dingtoken.Manager, fs []dingtoken.Fetcher) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fill(t, m, fs)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(fs)
+	runtime.KeepAlive(m)
+	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(fs))
+}
+
+// l1Section measures cache hits with 1, 1,000 and 100,000 keys,
+// round-robin, and the bytes each key holds.
+func l1Section(t *testing.T, r *report) {
+	const many, withStore = 100_000, 20_000
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	defer client.CloseIdleConnections()
+	simURL := startSim(t)
+
+	corps := corpFetchers(many, simURL, client)
+	m := &dingtoken.Manager{}
+	bare := heapPerKey(t, m, corps)
+
+	mc := memcachedtest.Start(t)
+	stored := corpFetchers(withStore, simURL, client)
+	for i, f := range stored {
+		f.(*dingtoken.CorpCredentials).AuthCorpID = fmt.Sprintf("store%027d", i)
+	}
+	ms := &dingtoken.Manager{Store: dingtoken.NewMemcacheStore(memcache.New(mc.Addr))}
+	if err := ms.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	withMemcached := heapPerKey(t, ms, stored)
+	if err := ms.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	ptrs := make([]dingtoken.Fetcher, many)
+	vals := make([]dingtoken.Fetcher, many)
+	for i := range ptrs {
+		ptrs[i] = &ptrFetcher{key: fmt.Sprintf("ptr:%028d", i)}
+		vals[i] = valFetcher{key: fmt.Sprintf("val:%028d", i)}
+	}
+	mp, mv := &dingtoken.Manager{}, &dingtoken.Manager{}
+	ptrBytes := heapPerKey(t, mp, ptrs)
+	valBytes := heapPerKey(t, mv, vals)
+
+	fmt.Print("\n### L1 hit (Manager.Token): one key, and an ISV's many keys\n\n")
+	fmt.Printf("Hits go round-robin over the first 1, 1,000 or %d fetchers of one Manager holding %d keys;\n", many, many)
+	fmt.Printf("per-call cost in ns (median [IQR]); \"/ 1 key\" is the per-round ratio to the 1-key batch of the same round.\n\n")
+	fmt.Println("| fetcher | keys | 1 goroutine | / 1 key | all cores, per call | / 1 key | allocs per hit |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	sizes := []int{1, 1000, many}
+	procs := runtime.GOMAXPROCS(0)
+	for _, kind := range []struct {
+		name string
+		m    *dingtoken.Manager
+		fs   []dingtoken.Fetcher
+	}{
+		{"*CorpCredentials", m, corps},
+		{"pointer of another package", mp, ptrs},
+		{"value of another package", mv, vals},
+	} {
+		var batches []batch
+		for _, size := range sizes {
+			batches = append(batches, serial(200_000, hitter(kind.m, kind.fs[:size], 0)))
+		}
+		for _, size := range sizes {
+			batches = append(batches, parallel(procs, 200_000, true, func(w int) func(int) {
+				return hitter(kind.m, kind.fs[:size], w*size/procs)
+			}))
+		}
+		costs := interleave(*rounds, batches)
+		for i, size := range sizes {
+			one := spreadOf(column(costs, i))
+			oneRatio := spreadOf(perRound(costs, func(c []float64) float64 { return c[i] / c[0] }))
+			all := spreadOf(column(costs, len(sizes)+i))
+			allRatio := spreadOf(perRound(costs, func(c []float64) float64 { return c[len(sizes)+i] / c[len(sizes)] }))
+			allocs, _ := allocsPerOp(size*2, hitter(kind.m, kind.fs[:size], 0))
+			fmt.Printf("| %s | %d | %s | %s | %s | %s | %.2f |\n", kind.name, size,
+				one.format(1), oneRatio.format(2), all.format(1), allRatio.format(2), allocs)
+			if size == many {
+				r.goal(oneRatio.median <= 2 && allRatio.median <= 2,
+					fmt.Sprintf("ISV scale, %s: hit cost at %d keys / 1 key (1 goroutine; all cores)", kind.name, many),
+					fmt.Sprintf("%.2f; %.2f", oneRatio.median, allRatio.median), "≤ 2")
+				r.goal(allocs == 0, fmt.Sprintf("ISV scale, %s: allocations per hit at %d keys", kind.name, many),
+					fmt.Sprintf("%.2f", allocs), "0")
+			}
+		}
+	}
+	fmt.Print("\nLive heap per key held (runtime.MemStats.HeapAlloc after GC, before and after the keys' first tokens;\n")
+	fmt.Print("the fetchers themselves were made before and are not counted; the simulator runs in another process):\n\n")
+	fmt.Println("| fetcher | Store | keys | bytes per key |")
+	fmt.Println("| --- | --- | ---: | ---: |")
+	fmt.Printf("| *CorpCredentials | none | %d | %.0f |\n", many, bare)
+	fmt.Printf("| *CorpCredentials | memcached (sealed values) | %d | %.0f |\n", withStore, withMemcached)
+	fmt.Printf("| pointer of another package | none | %d | %.0f |\n", many, ptrBytes)
+	fmt.Printf("| value of another package | none | %d | %.0f |\n", many, valBytes)
+	r.goal(bare <= 600, "ISV scale: bytes per *CorpCredentials key, no Store", fmt.Sprintf("%.0f", bare), "≤ 600")
+	r.goal(withMemcached <= 600, "ISV scale: bytes per *CorpCredentials key, memcached Store", fmt.Sprintf("%.0f", withMemcached), "≤ 600")
+}
+
+// hitter returns an op that asks m for the tokens of fs in turn, from
+// start on.
+func hitter(m *dingtoken.Manager, fs []dingtoken.Fetcher, start int) func(int) {
+	ctx := context.Background()
+	c := &cursor{next: start % len(fs)}
+	return func(int) {
+		if _, err := m.Token(ctx, fs[c.next]); err != nil {
+			panic(err)
+		}
+		if c.next++; c.next == len(fs) {
+			c.next = 0
+		}
+	}
+}
+
+// cursor is a worker's place in its fetchers, alone on its cache lines so
+// that workers on other cores do not share them.
+type cursor struct {
+	_    [64]byte
+	next int
+	_    [64]byte
+}
