@@ -337,3 +337,27 @@ func TestTimedOutStoreIsSkipped(t *testing.T) {
 	}
 	settle(m)
 }
+
+// TestOwnLockReleaseIsNotAnotherHolder: a refresh right after a fetch, while
+// this process's release of the lock is still on its way to a slow memcached,
+// waits for that release rather than for a holder that is itself.
+func TestOwnLockReleaseIsNotAnotherHolder(t *testing.T) {
+	srv := newSim(t)
+	mc := memcachedtest.Start(t)
+	proxy := slowProxy(t, mc.Addr, 40*time.Millisecond)
+	client := memcache.New(proxy.addr())
+	client.Timeout = time.Second
+	m := &Manager{Store: NewMemcacheStore(client)}
+	c := newTestClient(srv, m)
+	if err := apiCall(c, 0); err != nil {
+		t.Fatal(err)
+	}
+	srv.RevokeAll() // the next request's refresh starts while the release is under way
+	if err := apiCall(c, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Stats().LockWaits; got != 0 {
+		t.Errorf("LockWaits = %d: the process waited for its own lock as for another's", got)
+	}
+	settle(m)
+}

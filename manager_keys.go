@@ -38,8 +38,11 @@ type keyState struct {
 
 	// dropped holds digests of the tokens dropped within their lifetime, for issuedToken.
 	dropped atomic.Pointer[droppedTokens]
+	// releasing is closed when this process's background release of the
+	// key's refresh lock is done; nil when none is running.
+	releasing atomic.Pointer[chan struct{}]
 
-	identities []any // Fetcher pointers mapped to this key in Manager.fetchers; guarded by the scheduler's mu
+	identities *[]any // Fetcher pointers mapped to this key in Manager.fetchers, if any; guarded by the scheduler's mu
 
 	wake int64 // Unix ns when the scheduler next looks at the key; guarded likewise
 }
@@ -111,10 +114,13 @@ func (m *Manager) remember(f Fetcher, ks *keyState) {
 	s := m.scheduler()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ks.forgotten.Load() || len(ks.identities) >= maxIdentitiesPerKey {
+	if ks.identities == nil {
+		ks.identities = new([]any)
+	}
+	if ks.forgotten.Load() || len(*ks.identities) >= maxIdentitiesPerKey {
 		return
 	}
-	ks.identities = append(ks.identities, f)
+	*ks.identities = append(*ks.identities, f)
 	m.fetchers.Store(f, ks)
 }
 
@@ -144,10 +150,12 @@ func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 	if m.keys.CompareAndDelete(ks.key, ks) {
 		m.keyCount.Add(-1)
 	}
-	for _, f := range ks.identities {
-		m.fetchers.CompareAndDelete(f, ks)
+	if ks.identities != nil {
+		for _, f := range *ks.identities {
+			m.fetchers.CompareAndDelete(f, ks)
+		}
+		ks.identities = nil
 	}
-	ks.identities = nil
 	return time.Time{}
 }
 

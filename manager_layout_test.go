@@ -20,8 +20,9 @@ func TestHitStateFitsACacheLine(t *testing.T) {
 			unsafe.Offsetof(ks.current)+unsafe.Sizeof(ks.current), unsafe.Offsetof(ks.forgotten)+unsafe.Sizeof(ks.forgotten)), unsafe.Sizeof(ks)},
 		{"entry.due, token", max(unsafe.Offsetof(e.due)+unsafe.Sizeof(e.due), unsafe.Offsetof(e.token)+unsafe.Sizeof(e.token)), unsafe.Sizeof(e)},
 	} {
-		if tt.end > 64 || tt.size != 128 {
-			t.Errorf("%s end at byte %d of %d, want within 64 of 128", tt.name, tt.end, tt.size)
+		// Sizes from 113 to 128 bytes take the 128-byte size class.
+		if tt.end > 64 || tt.size <= 112 || tt.size > 128 {
+			t.Errorf("%s end at byte %d of %d, want within 64 of an object in the 128-byte size class", tt.name, tt.end, tt.size)
 		}
 	}
 }

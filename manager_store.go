@@ -66,16 +66,8 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		return t, stored, err
 	}
 	locker, _ := m.Store.(Locker)
-	var locked chan lockResult
-	if locker != nil {
-		locked = make(chan lockResult, 1)
-		go func() { locked <- m.tryLock(ctx, ks, locker) }()
-	}
-	t, stored, loadErr := m.loadShared(ctx, ks, c)
-	var lock lockResult
-	if locked != nil {
-		lock = <-locked
-	}
+	m.awaitOwnRelease(ks)
+	t, stored, loadErr, lock := m.loadAndLock(ctx, ks, c, locker, m.loadShared)
 	if loadErr == nil {
 		m.unlock(lock) // at once: a process may exit right after
 		return t, stored, nil
@@ -95,9 +87,23 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 	if background {
 		m.unlock(lock)
 	} else {
-		m.release(lock)
+		m.release(ks, lock)
 	}
 	return t, stored, err
+}
+
+// loadAndLock reads the Store with load and, with a Locker, tries the lock
+// at the same time: one round trip for both.
+func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, locker Locker,
+	load func(context.Context, *keyState, *codec) (Token, string, error)) (Token, string, error, lockResult) {
+	if locker == nil {
+		t, stored, err := load(ctx, ks, c)
+		return t, stored, err, lockResult{}
+	}
+	locked := make(chan lockResult, 1)
+	go func() { locked <- m.tryLock(ctx, ks, locker) }()
+	t, stored, err := load(ctx, ks, c)
+	return t, stored, err, <-locked
 }
 
 // lockResult is the outcome of a TryLock.
@@ -124,10 +130,34 @@ func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lock
 	return lockResult{held: ok, unlock: unlock}
 }
 
-// release gives a lock back in the background; nobody waits for it.
-func (m *Manager) release(lock lockResult) {
-	if lock.held && lock.unlock != nil {
-		m.background(func() { m.unlock(lock) })
+// release gives a lock back in the background; nobody waits for it, but
+// this process's next refresh of ks, which would take the lock for another
+// process's until the release is done.
+func (m *Manager) release(ks *keyState, lock lockResult) {
+	if !lock.held || lock.unlock == nil {
+		return
+	}
+	done := make(chan struct{})
+	ks.releasing.Store(&done)
+	m.background(func() {
+		defer close(done)
+		defer ks.releasing.CompareAndSwap(&done, nil)
+		m.unlock(lock)
+	})
+}
+
+// awaitOwnRelease waits, for at most a Store call's time, until this
+// process's background release of ks's lock is done.
+func (m *Manager) awaitOwnRelease(ks *keyState) {
+	p := ks.releasing.Load()
+	if p == nil {
+		return
+	}
+	wait := time.NewTimer(m.storeTimeout())
+	defer wait.Stop()
+	select {
+	case <-*p:
+	case <-wait.C:
 	}
 }
 
@@ -160,8 +190,9 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 	failures := 0
 	for {
 		<-poll.C
-		t, stored, err := m.load(ctx, ks, c)
+		t, stored, err, lock := m.loadAndLock(ctx, ks, c, locker, m.load)
 		if err == nil {
+			m.release(ks, lock) // taken if the holder let go meanwhile
 			outcome = "token"
 			return t, stored, nil
 		}
@@ -169,13 +200,13 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 			// One failure may be a slow moment; failures in a row mean the
 			// holder's token, if any, cannot be read.
 			if failures++; failures == maxLoadFailures {
+				m.release(ks, lock)
 				outcome = "store_error"
 				return Token{}, "", err
 			}
 		} else {
 			failures = 0
 		}
-		lock := m.tryLock(ctx, ks, locker)
 		if lock.err != nil {
 			outcome = "store_error"
 			return Token{}, "", lock.err
@@ -183,7 +214,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 		if lock.held {
 			// The holder may have saved its token just before it let go.
 			t, stored, err := m.load(ctx, ks, c)
-			m.release(lock)
+			m.release(ks, lock)
 			if err == nil {
 				outcome = "token"
 				return t, stored, nil
@@ -299,11 +330,14 @@ func (m *Manager) worthAdopting(ks *keyState, t Token) bool {
 }
 
 func (m *Manager) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := m.StoreTimeout
-	if d <= 0 {
-		d = DefaultStoreTimeout
+	return context.WithTimeout(ctx, m.storeTimeout())
+}
+
+func (m *Manager) storeTimeout() time.Duration {
+	if m.StoreTimeout > 0 {
+		return m.StoreTimeout
 	}
-	return context.WithTimeout(ctx, d)
+	return DefaultStoreTimeout
 }
 
 // storeError counts and logs a failed Store call; after a timeout, the Store
