@@ -32,12 +32,16 @@ type entry struct {
 	expireAt  int64 // from here on, do not hand the token out
 	obtained  int64 // when this process got it
 
-	stored string // the value as the Store holds it (sealed or not); "" if not stored
+	inStore bool // it went to the Store (sealed or not), so a rejection removes it there
 
 	// replacement: the token was obtained after DingTalk rejected the one
 	// before it. If DingTalk rejects it too, moments later, the rejections
 	// are about something other than the token, and are damped.
 	replacement bool
+
+	// An entry of 112 bytes would start anywhere in a cache line; 128
+	// bytes keep the hit's fields on one line.
+	_ [16]byte
 }
 
 // newEntry computes when t must be refreshed and when it stops being handed

@@ -188,7 +188,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 	ks.recordDropped(e.token)
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
-	m.deleteShared(ctx, ks, e)
+	m.deleteShared(ctx, ks, f, e)
 	return true
 }
 
@@ -277,7 +277,7 @@ func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, backgrou
 		return nil, err
 	}
 	e := m.newEntry(t, time.Now())
-	e.stored = stored
+	e.inStore = stored
 	e.replacement = ks.replacing.Swap(false)
 	m.install(ks, e)
 	ks.failure.Store(nil)

@@ -40,19 +40,19 @@ type storeHealth struct {
 }
 
 // obtain gets a token from the Store if it has a better one than L1, else
-// from DingTalk, under the cluster lock when the Store has one. stored is
-// the token as the Store holds it, for a later compare-and-delete.
+// from DingTalk, under the cluster lock when the Store has one. stored says
+// whether the Store holds it, for a later compare-and-delete.
 //
 // The Store is read and the lock taken at once, so that a cold start costs
 // the fetch and two Store round trips: this one, and the save. The token is
 // saved before it is handed out, so that a process that exits right after
 // (a job, a function) still shares it; only the release of the lock after a
 // fetch is left to the background when callers wait.
-func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, background bool) (t Token, stored string, err error) {
+func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, background bool) (t Token, stored bool, err error) {
 	c := m.codecFor(ks, f)
 	if c == nil {
 		t, err = m.fetch(ctx, ks, f, background)
-		return t, "", err
+		return t, false, err
 	}
 	if !m.store.usable() {
 		// Skipped after a timeout: no caller waits for the Store, but the
@@ -60,29 +60,31 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		// skipping if the Store has come back.
 		if t, err = m.fetch(ctx, ks, f, background); err == nil {
 			value := c.encode(t)
-			stored = value.Value
+			stored = value.Value != ""
 			m.background(func() { m.saveShared(ctx, ks, value) })
 		}
 		return t, stored, err
 	}
 	locker, _ := m.Store.(Locker)
 	m.awaitOwnRelease(ks)
-	t, stored, loadErr, lock := m.loadAndLock(ctx, ks, c, locker, m.loadShared)
+	t, loadErr, lock := m.loadAndLock(ctx, ks, c, locker, m.loadShared)
 	if loadErr == nil {
 		m.unlock(lock) // at once: a process may exit right after
-		return t, stored, nil
+		return t, true, nil
 	}
 	if locker != nil && !lock.held && lock.err == nil {
 		// Another process is fetching: wait for its token.
-		if t, stored, err := m.awaitHolder(ctx, ks, c, locker); err == nil {
-			return t, stored, nil
+		if t, err := m.awaitHolder(ctx, ks, c, locker); err == nil {
+			return t, true, nil
 		}
 	}
 	t, err = m.fetch(ctx, ks, f, background)
 	if err == nil {
 		value := c.encode(t)
 		m.saveShared(ctx, ks, value)
-		stored = value.Value
+		// Even a save that failed may have landed (a timeout): the token's
+		// rejection removes it, if the Store has it.
+		stored = value.Value != ""
 	}
 	if background {
 		m.unlock(lock)
@@ -95,15 +97,15 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 // loadAndLock reads the Store with load and, with a Locker, tries the lock
 // at the same time: one round trip for both.
 func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, locker Locker,
-	load func(context.Context, *keyState, *codec) (Token, string, error)) (Token, string, error, lockResult) {
+	load func(context.Context, *keyState, *codec) (Token, error)) (Token, error, lockResult) {
 	if locker == nil {
-		t, stored, err := load(ctx, ks, c)
-		return t, stored, err, lockResult{}
+		t, err := load(ctx, ks, c)
+		return t, err, lockResult{}
 	}
 	locked := make(chan lockResult, 1)
 	go func() { locked <- m.tryLock(ctx, ks, locker) }()
-	t, stored, err := load(ctx, ks, c)
-	return t, stored, err, <-locked
+	t, err := load(ctx, ks, c)
+	return t, err, <-locked
 }
 
 // lockResult is the outcome of a TryLock.
@@ -176,7 +178,7 @@ func (m *Manager) unlock(lock lockResult) {
 // saving one: the Store cannot take it, or the holder's fetch failed. Every
 // waiter then fetches at once rather than each taking the lock in turn; the
 // lock taken to find out is given back.
-func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locker Locker) (Token, string, error) {
+func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locker Locker) (Token, error) {
 	m.stats.lockWaits.Add(1)
 	start := time.Now()
 	outcome := "timeout"
@@ -190,11 +192,11 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 	failures := 0
 	for {
 		<-poll.C
-		t, stored, err, lock := m.loadAndLock(ctx, ks, c, locker, m.load)
+		t, err, lock := m.loadAndLock(ctx, ks, c, locker, m.load)
 		if err == nil {
 			m.release(ks, lock) // taken if the holder let go meanwhile
 			outcome = "token"
-			return t, stored, nil
+			return t, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
 			// One failure may be a slow moment; failures in a row mean the
@@ -202,30 +204,30 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 			if failures++; failures == maxLoadFailures {
 				m.release(ks, lock)
 				outcome = "store_error"
-				return Token{}, "", err
+				return Token{}, err
 			}
 		} else {
 			failures = 0
 		}
 		if lock.err != nil {
 			outcome = "store_error"
-			return Token{}, "", lock.err
+			return Token{}, lock.err
 		}
 		if lock.held {
 			// The holder may have saved its token just before it let go.
-			t, stored, err := m.load(ctx, ks, c)
+			t, err := m.load(ctx, ks, c)
 			m.release(ks, lock)
 			if err == nil {
 				outcome = "token"
-				return t, stored, nil
+				return t, nil
 			}
 			outcome = "lock"
-			return Token{}, "", errLockFreed
+			return Token{}, errLockFreed
 		}
 		waited := time.Since(start)
 		if waited > lockWaitLimit {
 			m.log(slog.LevelWarn, "dingtoken: the refresh lock outlived its TTL; fetching", ks.key)
-			return Token{}, "", errLockFreed
+			return Token{}, errLockFreed
 		}
 		poll.Reset(min(max(waited/10, minLockPoll), maxLockPoll))
 	}
@@ -237,29 +239,29 @@ var (
 )
 
 // loadShared returns the Store's token for ks if it can be handed out and
-// is better than L1's, and the value as stored. ErrNotFound covers every
+// is better than L1's. ErrNotFound covers every
 // value that is missing, unusable or not better. While the Store is
 // skipped after a timeout, it is not called.
-func (m *Manager) loadShared(ctx context.Context, ks *keyState, c *codec) (Token, string, error) {
+func (m *Manager) loadShared(ctx context.Context, ks *keyState, c *codec) (Token, error) {
 	if !m.store.usable() {
-		return Token{}, "", errStoreSkipped
+		return Token{}, errStoreSkipped
 	}
 	return m.load(ctx, ks, c)
 }
 
 // load is loadShared even while the Store is skipped, for a process that
 // waits for another's token, which only the Store can show it.
-func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, string, error) {
+func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, error) {
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	raw, err := m.Store.Load(sctx, ks.key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		m.storeError("load", ks.key, err)
-		return Token{}, "", err
+		return Token{}, err
 	}
 	m.store.succeeded()
 	if err != nil {
-		return Token{}, "", err
+		return Token{}, err
 	}
 	t, err := c.decode(raw)
 	if errors.Is(err, errSealedUnreadable) {
@@ -270,20 +272,20 @@ func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, stri
 			ks.sealed.Store(true)
 		}
 		m.log(slog.LevelDebug, "dingtoken: the stored token is sealed and this fetcher has no secret; fetching without the store", ks.key)
-		return Token{}, "", ErrNotFound
+		return Token{}, ErrNotFound
 	}
 	if err != nil {
 		m.storeError("load", ks.key, err)
-		return Token{}, "", ErrNotFound
+		return Token{}, ErrNotFound
 	}
 	if !m.worthAdopting(ks, t) {
-		return Token{}, "", ErrNotFound
+		return Token{}, ErrNotFound
 	}
 	m.stats.l2Hits.Add(1)
 	if h := m.Hooks; h != nil && h.TokenServed != nil {
 		h.TokenServed(TokenServedInfo{Key: ks.key, Source: FromStore})
 	}
-	return t, raw.Value, nil
+	return t, nil
 }
 
 // saveShared puts a value into the Store.
@@ -301,16 +303,25 @@ func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) {
 }
 
 // deleteShared removes e's token from the Store, in the background, unless
-// the Store holds another value by now.
-func (m *Manager) deleteShared(ctx context.Context, ks *keyState, e *entry) {
-	if m.Store == nil || e.stored == "" {
+// the Store holds another value by now. The value to compare is e's token
+// encoded again as f's refresh would save it: sealing is deterministic.
+func (m *Manager) deleteShared(ctx context.Context, ks *keyState, f Fetcher, e *entry) {
+	if !e.inStore {
+		return
+	}
+	c := m.codecFor(ks, f)
+	if c == nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
 	m.background(func() {
+		stale := c.encode(e.token).Value
+		if stale == "" {
+			return
+		}
 		sctx, cancel := m.storeContext(ctx)
 		defer cancel()
-		if err := m.Store.Delete(sctx, ks.key, e.stored); err != nil {
+		if err := m.Store.Delete(sctx, ks.key, stale); err != nil {
 			m.storeError("delete", ks.key, err)
 		}
 	})

@@ -4,7 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/rand"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -46,12 +46,17 @@ const sealedPrefix = "dts1."
 // token's key and expiry are authenticated too: a value moved to another key,
 // or given a later expiry, does not open.
 type sealer struct {
-	aead cipher.AEAD
-	key  string
+	aead     cipher.AEAD
+	nonceKey []byte // keys the HMAC that makes each value's nonce
+	key      string
 }
 
 func newSealer(secret, key string) (*sealer, error) {
 	k, err := hkdf.Key(sha256.New, []byte(secret), []byte("dingtoken L2 sealing v1"), key, 32)
+	if err != nil {
+		return nil, err
+	}
+	nonceKey, err := hkdf.Key(sha256.New, []byte(secret), []byte("dingtoken L2 nonce v1"), key, 32)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +68,7 @@ func newSealer(secret, key string) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead, key: key}, nil
+	return &sealer{aead: aead, nonceKey: nonceKey, key: key}, nil
 }
 
 // associatedData binds a sealed value to its key and expiry (to the
@@ -73,11 +78,22 @@ func (s *sealer) associatedData(expiry time.Time) []byte {
 }
 
 // seal returns t with its value sealed and its expiry cut to milliseconds.
+//
+// The nonce is synthetic: an HMAC of the associated data and the token under
+// a key of its own, as in SIV. Sealing is then deterministic, so a process
+// can seal a token again to find the value it must compare-and-delete,
+// instead of keeping every stored value in memory; two different tokens
+// share a nonce with probability 2^-96.
 func (s *sealer) seal(t Token) Token {
 	t.Expiry = time.UnixMilli(t.Expiry.UnixMilli())
+	ad := s.associatedData(t.Expiry)
+	mac := hmac.New(sha256.New, s.nonceKey)
+	mac.Write(ad)
+	mac.Write([]byte{0})
+	mac.Write([]byte(t.Value))
 	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(t.Value)+s.aead.Overhead())
-	rand.Read(nonce)
-	sealed := s.aead.Seal(nonce, nonce, []byte(t.Value), s.associatedData(t.Expiry))
+	copy(nonce, mac.Sum(nil))
+	sealed := s.aead.Seal(nonce, nonce, []byte(t.Value), ad)
 	return Token{Value: sealedPrefix + base64.RawURLEncoding.EncodeToString(sealed), Expiry: t.Expiry}
 }
 

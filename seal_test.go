@@ -2,6 +2,7 @@ package dingtoken
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -190,5 +191,50 @@ func TestSealingIsDecidedPerFetcherNeverDowngraded(t *testing.T) {
 	settle(m)
 	if got, _ := store.Load(ctx, creds.Key()); strings.HasPrefix(got.Value, "plain-") {
 		t.Errorf("a fetcher without a secret wrote %q in plaintext under a sealed key", got.Value)
+	}
+}
+
+// TestRejectedTokenLeavesTheStore: a process that adopted another's sealed
+// token, and one that fetched it, each remove it from the Store when DingTalk
+// rejects it, by sealing it again: sealing is deterministic, so no process
+// keeps the stored value in memory.
+func TestRejectedTokenLeavesTheStore(t *testing.T) {
+	srv := newSim(t)
+	store := NewMemoryStore()
+	ctx := context.Background()
+	for _, adopted := range []bool{false, true} {
+		fetcher := &Manager{Store: store}
+		tok, err := fetcher.Token(ctx, appCreds(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		settle(fetcher)
+		m := fetcher
+		if adopted {
+			m = &Manager{Store: store}
+			if got, err := m.Token(ctx, appCreds(srv)); err != nil || got.Value != tok.Value || m.Stats().L2Hits != 1 {
+				t.Fatalf("the second process got %v, %v, %+v; want the stored token", got, err, m.Stats())
+			}
+		}
+		m.Invalidate(ctx, appCreds(srv), tok.Value)
+		settle(m)
+		if got, err := store.Load(ctx, appCreds(srv).Key()); !errors.Is(err, ErrNotFound) {
+			t.Errorf("adopted=%v: after the rejection the Store still holds %v, %v", adopted, got, err)
+		}
+		srv.Revoke(tok.Value) // the next round gets a new token
+	}
+}
+
+func TestSealingIsDeterministic(t *testing.T) {
+	s, _ := newSealer("secret", "app:x")
+	expiry := time.Now().Add(time.Hour)
+	a, b := s.seal(Token{Value: "tok-a", Expiry: expiry}), s.seal(Token{Value: "tok-a", Expiry: expiry})
+	if a != b {
+		t.Errorf("the same token sealed twice: %q and %q", a.Value, b.Value)
+	}
+	for _, other := range []Token{{Value: "tok-b", Expiry: expiry}, {Value: "tok-a", Expiry: expiry.Add(time.Second)}} {
+		if c := s.seal(other); c.Value == a.Value || c.Value[:len(sealedPrefix)+16] == a.Value[:len(sealedPrefix)+16] {
+			t.Errorf("%v sealed to %q, sharing a nonce with %q", other, c.Value, a.Value)
+		}
 	}
 }
