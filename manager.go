@@ -80,7 +80,7 @@ type Manager struct {
 	sched     scheduler      // marks tokens due, forgets idle keys
 	schedOnce sync.Once      // sets sched.run
 	store     storeHealth    // skips a Store that timed out, for a while
-	bg        sync.WaitGroup // background Store work, which tests wait for
+	work      pending      // refreshes and background Store work, for Flush
 	stats     counters
 
 	forgetAfter time.Duration // how long idle keys are kept; zero: defaultIdleAfter (tests shorten it)
@@ -242,6 +242,7 @@ func (m *Manager) join(ctx context.Context, ks *keyState, f Fetcher, background 
 		}
 		fl := &flight{done: make(chan struct{})}
 		if ks.flight.CompareAndSwap(nil, fl) {
+			m.work.add()
 			go m.fly(context.WithoutCancel(ctx), ks, f, fl, background)
 			return fl, true
 		}
@@ -260,6 +261,7 @@ func (m *Manager) fly(ctx context.Context, ks *keyState, f Fetcher, fl *flight, 
 		}
 		ks.flight.CompareAndSwap(fl, nil)
 		close(fl.done)
+		m.work.done()
 	}()
 	fl.e, fl.err = m.refresh(ctx, ks, f, background)
 	finished = true
@@ -311,31 +313,22 @@ func (m *Manager) log(level slog.Level, msg, key string, args ...any) {
 	m.Logger.Log(context.Background(), level, msg, append([]any{"key", key}, args...)...)
 }
 
-// Flush waits until the Manager's background Store work is done: the
-// release of a refresh lock after a fetch, the removal of a rejected token,
-// a save while the Store was being skipped. Call it before a short-lived
+// Flush waits until the Manager has no refresh and no background Store work
+// under way (the release of a refresh lock, the removal of a rejected token,
+// a save while the Store was being skipped). Call it before a short-lived
 // process (a job, a function) exits, so that it leaves no lock behind for
-// the others to wait out. It returns ctx's error if ctx ends first.
+// the others to wait out. It may be called while the Manager is in use; it
+// returns ctx's error if ctx ends first.
 func (m *Manager) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		m.bg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return m.work.wait(ctx)
 }
 
 // background runs fn, a Store call no caller needs to wait for, on a
 // goroutine of its own.
 func (m *Manager) background(fn func()) {
-	m.bg.Add(1)
+	m.work.add()
 	go func() {
-		defer m.bg.Done()
+		defer m.work.done()
 		fn()
 	}()
 }

@@ -7,8 +7,9 @@ import (
 	"unsafe"
 )
 
-// defaultIdleAfter is how long a key with no usable token and no caller is
-// kept before the Manager forgets it, with its failure backoff.
+// defaultIdleAfter is how long a key is kept, with its failure backoff and
+// damping, after its token stopped being handed out and its last caller
+// needed a refresh.
 const defaultIdleAfter = 10 * time.Minute
 
 // maxIdentitiesPerKey bounds how many Fetcher pointers of other packages
@@ -97,7 +98,12 @@ func (m *Manager) state(f Fetcher) *keyState {
 // stateByKey finds or makes the keyState of key.
 func (m *Manager) stateByKey(key string) *keyState {
 	if v, ok := m.keys.Load(key); ok {
-		return v.(*keyState)
+		if ks := v.(*keyState); !ks.forgotten.Load() {
+			return ks
+		}
+		if m.keys.CompareAndDelete(key, v) { // being forgotten right now
+			m.keyCount.Add(-1)
+		}
 	}
 	ks := &keyState{m: m, key: key, qi: -1}
 	if v, loaded := m.keys.LoadOrStore(key, ks); loaded {
@@ -125,12 +131,17 @@ func (m *Manager) remember(f Fetcher, ks *keyState) {
 }
 
 // wake is the scheduler's work for ks at now: mark its token due for a
-// background refresh, or forget the key once it has had no usable token and
-// no caller for idleAfter. It returns when to look again, or zero.
+// background refresh, or forget the key once idleAfter has passed since its
+// token stopped being handed out and since a caller last needed a refresh.
+// It returns when to look again, or zero.
 func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 	if ks.forgotten.Load() {
 		return time.Time{} // a refresh that finished after the key was forgotten put it back in the queue
 	}
+	// Idle since the later of when the token stopped being handed out and
+	// when a caller last needed a refresh: callers served from memory leave
+	// no trace, so until the token's end the key counts as in use.
+	idleSince := ks.lastAsked.Load()
 	if e := ks.current.Load(); e != nil {
 		if now.UnixNano() < e.refreshAt {
 			return time.Unix(0, e.refreshAt)
@@ -142,9 +153,13 @@ func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 		if e.usableAt(now) {
 			return time.Unix(0, e.expireAt)
 		}
+		idleSince = max(idleSince, e.expireAt)
 	}
-	if ks.flight.Load() != nil || now.Sub(time.Unix(0, ks.lastAsked.Load())) < m.idleAfter() {
-		return now.Add(m.idleAfter())
+	if until := time.Unix(0, idleSince).Add(m.idleAfter()); ks.flight.Load() != nil || now.Before(until) {
+		if next := now.Add(time.Second); until.Before(next) {
+			return next // a refresh is under way: look again soon
+		}
+		return until
 	}
 	ks.forgotten.Store(true)
 	if m.keys.CompareAndDelete(ks.key, ks) {

@@ -196,3 +196,26 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// TestKeysInSteadyUseAreKept: a key whose callers are all served from
+// memory keeps its state across its tokens' expiries, refresh-ahead off:
+// callers served from memory leave no trace, and must not look idle.
+func TestKeysInSteadyUseAreKept(t *testing.T) {
+	m := &Manager{RefreshAhead: -1, forgetAfter: 50 * time.Millisecond}
+	f := FetcherFunc("steady", func(context.Context) (Token, error) {
+		return Token{Value: "tok", Expiry: time.Now().Add(300 * time.Millisecond)}, nil
+	})
+	ctx := context.Background()
+	if _, err := m.Token(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	first := m.state(f)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		if _, err := m.Token(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if ks := m.state(f); ks != first {
+			t.Fatal("a key in steady use was forgotten at its token's expiry")
+		}
+	}
+}

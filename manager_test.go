@@ -439,3 +439,69 @@ func TestNilFetcher(t *testing.T) {
 		t.Error("nil Fetcher: no error")
 	}
 }
+
+// TestFlushWhileInUse: Flush may run while requests go on; it waits for a
+// moment with no work under way, and never breaks the Manager.
+func TestFlushWhileInUse(t *testing.T) {
+	srv := newSim(t)
+	m := &Manager{Store: NewMemoryStore()}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tok, err := m.Token(context.Background(), appCreds(srv))
+				if err == nil {
+					if e := m.state(appCreds(srv)).current.Load(); e != nil {
+						e.accept() // so that rejections are not damped
+					}
+					m.Invalidate(context.Background(), appCreds(srv), tok.Value)
+				}
+			}
+		}()
+	}
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		m.Flush(ctx)
+		cancel()
+	}
+	close(stop)
+	wg.Wait()
+	if err := m.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFlushWaitsForRefreshes: a refresh under way holds the cluster lock;
+// Flush returns once it is done, not before.
+func TestFlushWaitsForRefreshes(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	f := FetcherFunc("slow", func(context.Context) (Token, error) {
+		close(started)
+		<-release
+		return Token{Value: "tok", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	m := &Manager{Store: NewMemoryStore()}
+	go m.Token(context.Background(), f)
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := m.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Flush with a refresh under way = %v, want it to wait", err)
+	}
+	close(release)
+	if err := m.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := m.Store.(Locker).TryLock(context.Background(), "slow", time.Second); !ok {
+		t.Error("the refresh's lock is still held after Flush")
+	}
+}
