@@ -361,3 +361,19 @@ func TestOwnLockReleaseIsNotAnotherHolder(t *testing.T) {
 	}
 	settle(m)
 }
+
+// TestRefusedLockIsNotMaybeOurs: an add that never reached memcached (a
+// refused connection) does not make the caller act as a holder that must
+// release a lock, only an add whose answer timed out does.
+func TestRefusedLockIsNotMaybeOurs(t *testing.T) {
+	logger, logs := newLogger()
+	store := NewMemcacheStore(memcache.New(memcachedtest.ClosedAddr(t)))
+	store.Logger = logger
+	unlock, ok, err := store.TryLock(context.Background(), "app:refused", lockTTL)
+	if err == nil || ok || unlock != nil {
+		t.Errorf("TryLock on a closed port = %v, %v; want a plain failure", ok, err)
+	}
+	if logs.String() != "" {
+		t.Errorf("logged %q for a lock never taken", logs.String())
+	}
+}

@@ -147,16 +147,24 @@ func rejectedTokenCode(status int, code, subCode string) bool {
 	return false
 }
 
-// isLegacyRejectionCode reports whether a legacy errcode says the token is
-// bad: 40014 (invalid), 42001 (expired), 40001 (invalid credential), and for
-// suite tokens 42009 (expired) and 40082 (invalid), per
-// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0013-server-api-error-codes-1.md.
+// isLegacyRejectionCode reports whether a legacy errcode says the access
+// token is bad: 40014 (invalid), 42001 (expired), 40001 (invalid credential).
 func isLegacyRejectionCode(code string) bool {
 	switch code {
-	case "40014", "42001", "40001", "42009", "40082":
+	case "40014", "42001", "40001":
 		return true
 	}
 	return false
+}
+
+// isSuiteTokenRejectionCode reports whether a legacy errcode says a suite
+// access token is bad: 42009 (expired), 40082 (invalid), per
+// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0013-server-api-error-codes-1.md.
+// Legacy APIs take that token as suite_access_token, which a Transport
+// never sets, so only WithToken acts on these: a Transport that met them
+// would drop its own good token for someone else's.
+func isSuiteTokenRejectionCode(status int, code string) bool {
+	return (status == http.StatusOK || status == 0) && (code == "42009" || code == "40082")
 }
 
 // mayHoldRejection is the byte scan. DingTalk's legacy answers open with

@@ -74,12 +74,12 @@ type Manager struct {
 	// error, for metrics and traces.
 	Hooks *Hooks
 
-	keys      sync.Map       // key -> *keyState
-	fetchers  sync.Map       // pointer Fetcher of another package -> *keyState
-	keyCount  atomic.Int64   // entries in keys
-	sched     scheduler      // marks tokens due, forgets idle keys
-	schedOnce sync.Once      // sets sched.run
-	store     storeHealth    // skips a Store that timed out, for a while
+	keys      sync.Map     // key -> *keyState
+	fetchers  sync.Map     // pointer Fetcher of another package -> *keyState
+	keyCount  atomic.Int64 // entries in keys
+	sched     scheduler    // marks tokens due, forgets idle keys
+	schedOnce sync.Once    // sets sched.run
+	store     storeHealth  // skips a Store that timed out, for a while
 	work      pending      // refreshes and background Store work, for Flush
 	stats     counters
 
@@ -170,6 +170,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		return false
 	}
 	ks.rejected.Store(&stale)
+	ks.rejections.Add(1)
 	e := ks.current.Load()
 	if e == nil || e.token.Value != stale {
 		return true // dropped already; the current token is another one
@@ -273,7 +274,15 @@ func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, backgrou
 	if e := ks.current.Load(); e != nil && !e.due.Load() {
 		return e, nil
 	}
+	gen := ks.rejections.Load()
 	t, stored, err := m.obtain(ctx, ks, f, background)
+	if err == nil && ks.rejections.Load() != gen {
+		if r := ks.rejected.Load(); r != nil && *r == t.Value {
+			// DingTalk rejected this very token while it was being fetched
+			// (it re-issues an internal app's token until it revokes it).
+			t, stored, err = m.obtain(ctx, ks, f, background)
+		}
+	}
 	if err != nil {
 		m.recordFailure(ks, err)
 		return nil, err

@@ -69,7 +69,7 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 	m.awaitOwnRelease(ks)
 	t, loadErr, lock := m.loadAndLock(ctx, ks, c, locker, m.loadShared)
 	if loadErr == nil {
-		m.unlock(lock) // at once: a process may exit right after
+		m.release(ks, lock) // taken along with the load; Flush waits for it
 		return t, true, nil
 	}
 	if locker != nil && !lock.held && lock.err == nil {

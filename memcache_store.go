@@ -126,8 +126,9 @@ func (s *MemcacheStore) Delete(ctx context.Context, key string, stale string) er
 
 // TryLock takes the refresh lock for key with memcached's add, which only
 // one process can win; the lock expires after ttl even if its holder dies.
-// When the add's answer is lost, TryLock reports the error with ok true:
-// the lock may be ours, and unlock removes it if it is.
+// When the add timed out after it was sent (its answer may be lost), TryLock
+// reports the error with ok true: the lock may be ours, and unlock removes
+// it if it is. Any other failure is ok false.
 func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
 	lockKey := memcacheKey("lock:" + key)
 	owner := []byte(newOwnerID())
@@ -137,13 +138,25 @@ func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Durati
 		return nil, false, nil
 	}
 	if err != nil {
+		err = fmt.Errorf("dingtoken: memcached lock: %w", err)
+		if !addMayHaveLanded(err) {
+			return nil, false, err
+		}
 		// The add may have reached memcached and only its reply been lost:
 		// then the lock is ours, and other processes wait for our token.
 		// So the caller acts as the holder, and unlock removes the lock if
 		// it is ours.
-		return func() { s.releaseLock(lockKey, owner, true) }, true, fmt.Errorf("dingtoken: memcached lock: %w", err)
+		return func() { s.releaseLock(lockKey, owner, true) }, true, err
 	}
 	return func() { s.releaseLock(lockKey, owner, false) }, true, nil
+}
+
+// addMayHaveLanded reports whether an add that failed with err may have
+// reached memcached: it timed out after the connection was made. A refused
+// or timed-out connection, or an error answer, sent nothing that took.
+func addMayHaveLanded(err error) bool {
+	var connect *memcache.ConnectTimeoutError
+	return isTimeout(err) && !errors.As(err, &connect)
 }
 
 // releaseLock deletes the lock under lockKey if owner still holds it (after

@@ -94,3 +94,34 @@ func TestFetcherCallingGoexit(t *testing.T) {
 		return err == nil && tok.Value == "after-goexit"
 	})
 }
+
+// TestTokenRejectedWhileBeingFetched: a refresh whose fetch returns the very
+// token DingTalk rejected while the fetch ran fetches once more, instead of
+// installing a token known to be bad.
+func TestTokenRejectedWhileBeingFetched(t *testing.T) {
+	var calls atomic.Int32
+	started, release := make(chan struct{}), make(chan struct{})
+	f := FetcherFunc("rejected-in-flight", func(context.Context) (Token, error) {
+		if calls.Add(1) == 1 {
+			close(started)
+			<-release
+			return Token{Value: "tok-a", Expiry: time.Now().Add(time.Hour)}, nil
+		}
+		return Token{Value: "tok-b", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	m := &Manager{}
+	got := make(chan Token, 1)
+	go func() {
+		tok, _ := m.Token(context.Background(), f)
+		got <- tok
+	}()
+	<-started
+	m.Invalidate(context.Background(), f, "tok-a") // another request met tok-a revoked
+	close(release)
+	if tok := <-got; tok.Value != "tok-b" {
+		t.Errorf("got %v; want the token fetched after the rejection", tok)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("fetcher called %d times, want 2", n)
+	}
+}

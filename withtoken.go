@@ -74,7 +74,8 @@ func IsTokenRejected(err error) bool {
 // token, and returns its HTTP status and DingTalk's code.
 func rejectionOf(err error) (status int, code string, ok bool) {
 	for err != nil {
-		if status, code, subCode, found := codesOf(err); found && rejectedTokenCode(status, code, subCode) {
+		if status, code, subCode, found := codesOf(err); found &&
+			(rejectedTokenCode(status, code, subCode) || isSuiteTokenRejectionCode(status, code)) {
 			return status, code, true
 		}
 		switch u := err.(type) {
@@ -120,7 +121,7 @@ func codesOf(err error) (status int, code, subCode string, ok bool) {
 
 // stringField returns v's field name if it is a string or a non-nil *string.
 func stringField(v reflect.Value, name string) (string, bool) {
-	f := v.FieldByName(name)
+	f := field(v, name)
 	if f.Kind() == reflect.Pointer {
 		if f.IsNil() {
 			return "", false
@@ -136,7 +137,7 @@ func stringField(v reflect.Value, name string) (string, bool) {
 // intField returns v's field name if it is an integer or a pointer to one;
 // a nil pointer (a status the SDK did not record) is 0.
 func intField(v reflect.Value, name string) (int, bool) {
-	f := v.FieldByName(name)
+	f := field(v, name)
 	if f.Kind() == reflect.Pointer {
 		if f.IsNil() {
 			return 0, isInt(f.Type().Elem().Kind())
@@ -147,6 +148,20 @@ func intField(v reflect.Value, name string) (int, bool) {
 		return int(f.Int()), true
 	}
 	return 0, false
+}
+
+// field returns v's field name, or the zero Value when v has none or it sits
+// behind a nil embedded pointer, where FieldByName would panic.
+func field(v reflect.Value, name string) reflect.Value {
+	sf, ok := v.Type().FieldByName(name)
+	if !ok {
+		return reflect.Value{}
+	}
+	f, err := v.FieldByIndexErr(sf.Index)
+	if err != nil {
+		return reflect.Value{}
+	}
+	return f
 }
 
 func isInt(k reflect.Kind) bool {

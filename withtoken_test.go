@@ -166,3 +166,24 @@ func TestWithTokenReturnsTheManagersError(t *testing.T) {
 		t.Errorf("called %v, err %v; want the fetch error and no call", called, err)
 	}
 }
+
+// errWithEmbedded has its Code and StatusCode behind an embedded pointer.
+type errWithEmbedded struct{ *codes }
+
+type codes struct {
+	Code       string
+	StatusCode int
+}
+
+func (errWithEmbedded) Error() string { return "embedded" }
+
+// TestIsTokenRejectedBehindANilEmbeddedPointer: an error whose code fields
+// sit behind a nil embedded pointer is not a rejection, and no panic.
+func TestIsTokenRejectedBehindANilEmbeddedPointer(t *testing.T) {
+	if IsTokenRejected(errWithEmbedded{}) {
+		t.Error("nil embedded codes: a rejection")
+	}
+	if !IsTokenRejected(errWithEmbedded{&codes{Code: "InvalidAuthentication", StatusCode: 401}}) {
+		t.Error("embedded InvalidAuthentication 401: not a rejection")
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/dingtoken/dingtoken"
@@ -138,11 +139,12 @@ func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 // which only one process can hold; it expires after ttl even if its holder
 // dies. unlock releases it only if this owner still holds it.
 //
-// When Redis's answer does not come within the call's time, the lock may
-// have been taken nonetheless: TryLock then reports the error with ok true,
-// so that the caller acts as the holder, and unlock removes the lock if it
-// is ours. (An answer lost with its connection is no such case: go-redis
-// resends the script, which counts a lock its owner already holds as taken.)
+// When Redis's answer does not come within the call's time (a timeout), the
+// lock may have been taken nonetheless: TryLock then reports the error with
+// ok true, so that the caller acts as the holder, and unlock removes the
+// lock if it is ours. Any other failure is ok false. (An answer lost with
+// its connection is no such case: go-redis resends the script, which counts
+// a lock its owner already holds as taken.)
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent
@@ -156,12 +158,23 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 	})
 	unlock = func() { s.release(lockKey, owner) }
 	if err != nil {
+		if !mayHaveLanded(err) {
+			return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err)
+		}
 		return unlock, true, fmt.Errorf("dingtoken: redis lock: %w", err)
 	}
 	if got != 1 {
 		return nil, false, nil
 	}
 	return unlock, true, nil
+}
+
+// mayHaveLanded reports whether a script call that failed with err may
+// have run on Redis: it timed out, so its answer may be what was lost. A
+// refused connection, a closed client or an error reply ran nothing.
+func mayHaveLanded(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
 }
 
 // release tries releaseAttempts times, pausing releasePause, then twice
