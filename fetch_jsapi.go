@@ -151,7 +151,7 @@ func (t *JSAPITicket) firstSeen(ctx context.Context, ticket string, now time.Tim
 	t.mu.Unlock()
 
 	m := t.manager()
-	if m.Store != nil {
+	if m.Store != nil && m.store.usable() { // a Store skipped after a timeout costs no wait here either
 		key := "jsapi-seen:" + t.App.Key()
 		sctx, cancel := m.storeContext(ctx)
 		rec, err := m.Store.Load(sctx, key)
@@ -160,11 +160,14 @@ func (t *JSAPITicket) firstSeen(ctx context.Context, ticket string, now time.Tim
 		case err != nil && !errors.Is(err, ErrNotFound):
 			m.storeError("load", key, err)
 		case err == nil && rec.Value == fp && !rec.Expiry.Add(-JSAPITicketMaxAge).After(first):
+			m.store.succeeded()
 			first = rec.Expiry.Add(-JSAPITicketMaxAge)
 		default: // no record, another ticket's, or a later sighting than ours
 			sctx, cancel := m.storeContext(ctx)
 			if err := m.Store.Save(sctx, key, Token{Value: fp, Expiry: first.Add(JSAPITicketMaxAge)}); err != nil {
 				m.storeError("save", key, err)
+			} else {
+				m.store.succeeded()
 			}
 			cancel()
 		}

@@ -63,9 +63,9 @@ type Manager struct {
 	// StorePlaintext, if true, puts tokens into the Store as they are, for
 	// programs in other languages that share it; sealed values other
 	// processes saved are still read. By default the tokens of a
-	// SealingFetcher (every fetcher in this package) are sealed with AES-GCM
-	// under a key derived from the app's secret, so that reading memcached
-	// yields nothing usable.
+	// SealingFetcher (every credential type in this package) are sealed
+	// with AES-GCM under a key derived from the app's secret, so that
+	// reading memcached yields nothing usable.
 	StorePlaintext bool
 	// Logger receives refreshes, failures and store errors; nil is silent.
 	// Tokens and secrets are never logged.

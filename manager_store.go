@@ -28,7 +28,8 @@ const (
 	// instead of making callers wait for its timeout again: 1 s, doubling
 	// with each timeout in a row up to 30 s. Saves, releases and deletes,
 	// which nobody waits for, are still tried: a Store that answers late
-	// may still take them, and their success ends the skipping.
+	// may still take them, and a save or delete that succeeds ends the
+	// skipping.
 	minStoreSkip = time.Second
 	maxStoreSkip = 30 * time.Second
 )
@@ -323,7 +324,9 @@ func (m *Manager) deleteShared(ctx context.Context, ks *keyState, f Fetcher, e *
 		defer cancel()
 		if err := m.Store.Delete(sctx, ks.key, stale); err != nil {
 			m.storeError("delete", ks.key, err)
+			return
 		}
+		m.store.succeeded()
 	})
 }
 

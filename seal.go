@@ -16,7 +16,8 @@ import (
 // SealingFetcher is a [Fetcher] whose tokens the [Manager] seals before they
 // reach a [Store], so that whoever can read the Store (memcached has no
 // authentication) learns nothing usable without the app's secret.
-// AppCredentials, LegacyAppCredentials and CorpCredentials implement it.
+// Every credential type of this package implements it (JSAPITicket with
+// its App's secret); FetcherFunc does not.
 type SealingFetcher interface {
 	Fetcher
 	// SealingSecret returns the secret the sealing key is derived from: the

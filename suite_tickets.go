@@ -148,7 +148,15 @@ func (s *SuiteTickets) share(ctx context.Context, p pushedTicket, wait time.Dura
 	if err != nil {
 		return err
 	}
-	s.putMu.Lock()
+	if wait == 0 {
+		// Unless another write is under way: this process's own too, which
+		// may be waiting for another replica's lock.
+		if !s.putMu.TryLock() {
+			return nil
+		}
+	} else {
+		s.putMu.Lock()
+	}
 	defer s.putMu.Unlock()
 	if locker, ok := s.Store.(Locker); ok {
 		unlock, err := s.lock(ctx, locker, wait)
