@@ -90,6 +90,9 @@ func TestLockHolderThatCannotSaveDoesNotStallOthers(t *testing.T) {
 			t.Errorf("replica %d took %v; the holder could not save, so it should have fetched at once", i, d)
 		}
 	}
+	if got := srv.Fetches(id); got > len(ms) {
+		t.Errorf("%d fetches for %d replicas, want at most one each", got, len(ms))
+	}
 }
 
 // saveFails is a Store that takes everything but saves, as memcached does
@@ -285,8 +288,8 @@ func TestFollowersGetTheTokenRightAfterTheHolder(t *testing.T) {
 }
 
 // TestSlowStoreCostsTwoRoundTrips: memcached answering 40 ms late. A cold
-// start reads the store and takes the lock at once, reads again, fetches,
-// and leaves saving and unlocking to the background.
+// start reads the store and takes the lock at once, fetches, saves, and
+// leaves unlocking to the background.
 func TestSlowStoreCostsTwoRoundTrips(t *testing.T) {
 	srv := newSim(t)
 	srv.SetTokenDelay(100 * time.Millisecond)

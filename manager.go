@@ -84,6 +84,9 @@ type Manager struct {
 	stats     counters
 
 	forgetAfter time.Duration // how long idle keys are kept; zero: defaultIdleAfter (tests shorten it)
+	holdAfter   time.Duration // how long a lock is kept after a save; zero: releasePause (tests lengthen it)
+
+	testHookBeforeJoin func() // called by a caller that found no backoff, before it joins or starts a refresh
 }
 
 // DefaultManager is the Manager used by a [Transport] whose Manager is nil.
@@ -222,6 +225,9 @@ func (m *Manager) waitForRefresh(ctx context.Context, ks *keyState, f Fetcher) (
 	if fl := ks.failure.Load(); fl != nil && now.Before(fl.retryAt) {
 		return nil, fl.err
 	}
+	if m.testHookBeforeJoin != nil {
+		m.testHookBeforeJoin()
+	}
 	fl, _ := m.join(ctx, ks, f, false)
 	select {
 	case <-fl.done:
@@ -270,9 +276,13 @@ func (m *Manager) fly(ctx context.Context, ks *keyState, f Fetcher, fl *flight, 
 
 // refresh gets a token for ks and puts it in L1.
 func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, background bool) (*entry, error) {
-	// A refresh that finished just before this one started already did the work.
+	// A refresh that finished just before this one started already did the
+	// work, or failed: its backoff holds for this one too.
 	if e := ks.current.Load(); e != nil && !e.due.Load() {
 		return e, nil
+	}
+	if fl := ks.failure.Load(); fl != nil && time.Now().Before(fl.retryAt) {
+		return nil, fl.err
 	}
 	gen := ks.rejections.Load()
 	t, stored, err := m.obtain(ctx, ks, f, background)

@@ -112,6 +112,7 @@ func script(t *testing.T) (*dingtoken.Manager, *Collector, *dingtalktest.Server)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	other.Flush(ctx) // its lock released: the refreshes below take it at once
 	srv.SetTokenDelay(0)
 
 	client := &http.Client{Transport: &dingtoken.Transport{Fetcher: creds(), Manager: m, Base: srv.Transport()}}

@@ -276,6 +276,7 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("revoked after the failover: %v", err)
 	}
 	if got := sim.Fetches(testClientID); got != 2 {
+		t.Logf("m1 %+v\nm2 %+v", m1.Stats(), m2.Stats())
 		t.Errorf("%d fetches, want 2 (the first token, one refresh after the revocation)", got)
 	}
 }

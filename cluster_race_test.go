@@ -1,0 +1,153 @@
+package dingtoken
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dingtoken/dingtoken/internal/memcachedtest"
+)
+
+// Races between one process's refresh and another's that has just
+// finished: what the lock alone cannot tell.
+
+// TestTokenIsInTheStoreWhenHandedOut: the lock holder's callers get the
+// token only once the Store has it, so that processes waiting for it find
+// it as soon as the holder has it, and a process that exits at once still
+// shares it.
+func TestTokenIsInTheStoreWhenHandedOut(t *testing.T) {
+	srv := newSim(t)
+	mc := memcachedtest.Start(t)
+	m := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	tok, err := m.Token(context.Background(), appCreds(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	stored, err := other.Store.Load(context.Background(), appCreds(srv).Key())
+	if err != nil {
+		t.Fatalf("the Store has no token when the first caller has it: %v", err)
+	}
+	if got, err := other.codecFor(other.state(appCreds(srv)), appCreds(srv)).decode(stored); err != nil || got.Value != tok.Value {
+		t.Errorf("the Store holds %v, %v; want the token handed out", got, err)
+	}
+	settle(m)
+}
+
+// TestHolderThatLetGoBetweenOurLoadAndLock: this process's load misses just
+// before another process saves its token, and its lock is taken just after
+// that process lets go. It must find the saved token, not fetch again.
+func TestHolderThatLetGoBetweenOurLoadAndLock(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	var fetches atomic.Int32
+	fetching, finish := make(chan struct{}), make(chan struct{})
+	f := FetcherFunc("app:raced", func(context.Context) (Token, error) {
+		if fetches.Add(1) == 1 {
+			close(fetching)
+			<-finish
+		}
+		return Token{Value: "tok-raced", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	holder := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	held := make(chan error, 1)
+	go func() {
+		_, err := holder.Token(context.Background(), f)
+		held <- err
+	}()
+	<-fetching
+
+	loaded, holderLetGo := make(chan struct{}), make(chan struct{})
+	late := &steppedStore{
+		MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr)),
+		afterLoad:     func() { close(loaded) },
+		beforeLock:    func() { <-holderLetGo },
+	}
+	go func() {
+		<-loaded // the holder's token is not in the Store yet
+		close(finish)
+		if err := <-held; err != nil {
+			t.Error(err)
+		}
+		settle(holder) // saved, and the lock released
+		close(holderLetGo)
+	}()
+	tok, err := (&Manager{Store: late}).Token(context.Background(), f)
+	if err != nil || tok.Value != "tok-raced" {
+		t.Fatalf("got %v, %v", tok, err)
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("%d fetches, want 1: the holder's saved token was missed", n)
+	}
+}
+
+// steppedStore is a MemcacheStore whose first Load and first TryLock call
+// hooks, to order them against another process's work.
+type steppedStore struct {
+	*MemcacheStore
+	afterLoad, beforeLock func()
+	loads, locks          atomic.Int32
+}
+
+func (s *steppedStore) Load(ctx context.Context, key string) (Token, error) {
+	t, err := s.MemcacheStore.Load(ctx, key)
+	if s.loads.Add(1) == 1 {
+		s.afterLoad()
+	}
+	return t, err
+}
+
+func (s *steppedStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	if s.locks.Add(1) == 1 {
+		s.beforeLock()
+	}
+	return s.MemcacheStore.TryLock(ctx, key, ttl)
+}
+
+// TestRefreshRightAfterAFetchKeepsItsLock: a token rejected while the lock
+// of the refresh that fetched it is still held is refreshed under that
+// lock: no wait for the release, no second lock, no load.
+func TestRefreshRightAfterAFetchKeepsItsLock(t *testing.T) {
+	srv := newSim(t)
+	mc := memcachedtest.Start(t)
+	store := &countingStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
+	m := &Manager{Store: store, holdAfter: 2 * time.Second}
+	ctx := context.Background()
+	first, err := m.Token(ctx, appCreds(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.state(appCreds(srv)).current.Load().accept() // so that the rejection is not damped
+	srv.Revoke(first.Value)
+	m.Invalidate(ctx, appCreds(srv), first.Value)
+	second, err := m.Token(ctx, appCreds(srv))
+	if err != nil || second.Value == first.Value {
+		t.Fatalf("after the rejection: %v, %v", second, err)
+	}
+	if locks, loads := store.locks.Load(), store.loads.Load(); locks != 1 || loads != 1 {
+		t.Errorf("%d TryLock and %d Load calls for two refreshes, want 1 and 1", locks, loads)
+	}
+	if got := srv.Fetches(testClientID); got != 2 {
+		t.Errorf("%d fetches, want 2", got)
+	}
+	settle(m)
+	if _, ok, _ := store.MemcacheStore.TryLock(ctx, appCreds(srv).Key(), time.Second); !ok {
+		t.Error("the lock is still held after Flush")
+	}
+}
+
+// countingStore is a MemcacheStore that counts Load and TryLock calls.
+type countingStore struct {
+	*MemcacheStore
+	loads, locks atomic.Int32
+}
+
+func (s *countingStore) Load(ctx context.Context, key string) (Token, error) {
+	s.loads.Add(1)
+	return s.MemcacheStore.Load(ctx, key)
+}
+
+func (s *countingStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	s.locks.Add(1)
+	return s.MemcacheStore.TryLock(ctx, key, ttl)
+}
