@@ -50,9 +50,9 @@ BENCH_ROUNDS ?= 200
 BENCH_COUNT ?= 3
 bench: deps
 	cd bench && $(GO) test -run '^TestSideBySide$$' -v -count=1 -timeout 60m . -args -sidebyside all -rounds $(BENCH_ROUNDS) | tee bench.out
-	@! grep -q -e '^--- FAIL' -e '^FAIL' -e '^panic:' bench/bench.out
+	@! grep -q -e '--- FAIL' -e '^FAIL' -e '^panic:' bench/bench.out
 	cd bench && $(GO) test -run '^$$' -bench 'Storm|ExpiryBoundary|FirstToken|L2RoundTrip' -benchmem -count $(BENCH_COUNT) -timeout 30m . | tee bench-classic.out
-	@! grep -q -e '^--- FAIL' -e '^FAIL' -e '^panic:' bench/bench-classic.out
+	@! grep -q -e '--- FAIL' -e '^FAIL' -e '^panic:' bench/bench-classic.out
 	cd bench && $(GO) run ./cmd/benchtable < bench-classic.out
 
 # Each fuzz target for FUZZTIME (seed corpora in testdata/fuzz run in `make test`).
