@@ -151,3 +151,19 @@ func (s *countingStore) TryLock(ctx context.Context, key string, ttl time.Durati
 	s.locks.Add(1)
 	return s.MemcacheStore.TryLock(ctx, key, ttl)
 }
+
+// TestHolderThatSavedNothingLetsGoAtOnce: the lock is kept after a save
+// only so that others can find the token; a holder whose save failed lets
+// go at once, and the waiters fetch without waiting out the pause.
+func TestHolderThatSavedNothingLetsGoAtOnce(t *testing.T) {
+	srv := newSim(t)
+	m := &Manager{Store: saveFails{NewMemoryStore()}, holdAfter: time.Hour}
+	if _, err := m.Token(context.Background(), appCreds(srv)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.Flush(ctx); err != nil {
+		t.Errorf("the lock is kept after a save that failed: %v", err)
+	}
+}

@@ -24,8 +24,8 @@ const (
 	// releasePause: a holder keeps the lock this long after it saved its
 	// token, so that a process that asked for the token and the lock at
 	// once and had both answers within it knows it missed no token (see
-	// answeredAtOnce). 100 ms is memcached's default client timeout: its
-	// clean answers always come sooner.
+	// answeredAtOnce). A warm Store answers far sooner; a slower answer
+	// costs one more load, not a wrong result, as the time is measured.
 	releasePause = 100 * time.Millisecond
 	// maxLoadFailures: a waiter that cannot read the Store this many times
 	// in a row stops waiting and fetches.
@@ -76,8 +76,10 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 	}
 	locker, _ := m.Store.(Locker)
 	// A lock taken over from this process's last refresh of ks has been
-	// held since that refresh looked at the Store: nobody else has saved a
-	// token since, so there is nothing new to load.
+	// held since that refresh looked at the Store: no holder has saved a
+	// token since, so there is nothing new to load. (Processes that save
+	// without the lock, while the Store fails them, may have: at worst that
+	// costs a fetch.)
 	lock, reclaimed := m.reclaim(ks)
 	asked, loadErr := time.Now(), error(ErrNotFound)
 	if !reclaimed {
@@ -91,7 +93,8 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 	}
 	if lock.held && !answeredAtOnce(loadErr, lock, time.Since(asked)) {
 		// Another holder may have saved its token and let go between the
-		// load and the lock.
+		// load and the lock. (After a timeout the Store is skipped, and
+		// this finds nothing at once.)
 		if t, err := m.loadShared(ctx, ks, c); err == nil {
 			m.release(ks, lock, 0)
 			return t, true, nil
@@ -107,8 +110,11 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		return Token{}, false, err
 	}
 	value := c.encode(t)
-	m.saveShared(ctx, ks, value)
-	m.release(ks, lock, m.holdTime())
+	pause := time.Duration(0) // nothing saved: the waiters must fetch, at once
+	if m.saveShared(ctx, ks, value) {
+		pause = m.holdTime()
+	}
+	m.release(ks, lock, pause)
 	// Even a save that failed may have landed (a timeout): the token's
 	// rejection removes it, if the Store has it.
 	return t, value.Value != "", nil
@@ -175,8 +181,8 @@ type pendingRelease struct {
 
 // release gives a lock back in the background, after pause; nobody waits
 // for it but this process's next refresh of ks, which takes the lock over
-// if the release has not begun, and otherwise waits for it rather than for
-// another process's lock.
+// if it can (see reclaim), and otherwise waits for the release rather than
+// for another process's lock.
 func (m *Manager) release(ks *keyState, lock lockResult, pause time.Duration) {
 	if !lock.held || lock.unlock == nil {
 		return
@@ -354,18 +360,20 @@ func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, erro
 	return t, nil
 }
 
-// saveShared puts a value into the Store.
-func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) {
+// saveShared puts a value into the Store, and reports whether it may be
+// there: saved, or sent and timed out.
+func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) (mayBeStored bool) {
 	if value.Value == "" {
-		return
+		return false
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	if err := m.Store.Save(sctx, ks.key, value); err != nil {
 		m.storeError("save", ks.key, err)
-		return
+		return isTimeout(err)
 	}
 	m.store.succeeded()
+	return true
 }
 
 // deleteShared removes e's token from the Store, in the background, unless
