@@ -2,6 +2,7 @@ package dingtoken
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,5 +166,25 @@ func TestHolderThatSavedNothingLetsGoAtOnce(t *testing.T) {
 	defer cancel()
 	if err := m.Flush(ctx); err != nil {
 		t.Errorf("the lock is kept after a save that failed: %v", err)
+	}
+}
+
+// TestPanickingHookLeavesNoLock: a hook that panics while this process
+// holds the refresh lock fails the refresh, and the lock is given back
+// rather than left to hold the other processes off for its 15 s.
+func TestPanickingHookLeavesNoLock(t *testing.T) {
+	srv := newSim(t)
+	mc := memcachedtest.Start(t)
+	store := NewMemcacheStore(patientMemcache(mc.Addr))
+	m := &Manager{Store: store, Hooks: &Hooks{FetchStart: func(FetchStartInfo) { panic("hook bug") }}}
+	if _, err := m.Token(context.Background(), appCreds(srv)); !errors.Is(err, ErrFetchPanicked) {
+		t.Fatalf("err = %v, want ErrFetchPanicked", err)
+	}
+	settle(m)
+	if _, ok, err := store.TryLock(context.Background(), appCreds(srv).Key(), time.Second); !ok {
+		t.Errorf("the refresh lock is still held after the panic: %v", err)
+	}
+	if got := srv.Fetches(testClientID); got != 0 {
+		t.Errorf("%d fetches, want none: the hook panicked before the fetch", got)
 	}
 }

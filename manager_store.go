@@ -87,8 +87,18 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		asked = time.Now()
 		t, loadErr, lock = m.loadAndLock(ctx, ks, c, locker, m.loadShared)
 	}
+	released := false
+	letGo := func(pause time.Duration) {
+		released = true
+		m.release(ks, lock, pause)
+	}
+	defer func() {
+		if !released { // a hook panicked, or called runtime.Goexit
+			m.release(ks, lock, 0)
+		}
+	}()
 	if loadErr == nil {
-		m.release(ks, lock, 0) // taken along with the load
+		letGo(0) // taken along with the load
 		return t, true, nil
 	}
 	if lock.held && !answeredAtOnce(loadErr, lock, time.Since(asked)) {
@@ -96,7 +106,7 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		// load and the lock. (After a timeout the Store is skipped, and
 		// this finds nothing at once.)
 		if t, err := m.loadShared(ctx, ks, c); err == nil {
-			m.release(ks, lock, 0)
+			letGo(0)
 			return t, true, nil
 		}
 	} else if !lock.held && locker != nil && lock.err == nil {
@@ -106,7 +116,7 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		}
 	}
 	if t, err = m.fetch(ctx, ks, f, background); err != nil {
-		m.release(ks, lock, 0)
+		letGo(0)
 		return Token{}, false, err
 	}
 	value := c.encode(t)
@@ -114,7 +124,7 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 	if m.saveShared(ctx, ks, value) {
 		pause = m.holdTime()
 	}
-	m.release(ks, lock, pause)
+	letGo(pause)
 	// Even a save that failed may have landed (a timeout): the token's
 	// rejection removes it, if the Store has it.
 	return t, value.Value != "", nil
