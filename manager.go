@@ -84,7 +84,6 @@ type Manager struct {
 	stats     counters
 
 	forgetAfter time.Duration // how long idle keys are kept; zero: defaultIdleAfter (tests shorten it)
-	holdAfter   time.Duration // how long a lock is kept after a save; zero: releasePause (tests lengthen it)
 
 	testHookBeforeJoin func() // called by a caller that found no backoff, before it joins or starts a refresh
 }
@@ -333,9 +332,8 @@ func (m *Manager) log(level slog.Level, msg, key string, args ...any) {
 }
 
 // Flush waits until the Manager has no refresh and no background Store work
-// under way (the release of a refresh lock, 100 ms after the token was saved;
-// the removal of a rejected token; a save while the Store was being
-// skipped). Call it before a short-lived
+// under way (the release of a refresh lock, the removal of a rejected token,
+// a save while the Store was being skipped). Call it before a short-lived
 // process (a job, a function) exits, so that it leaves no lock behind for
 // the others to wait out. It may be called while the Manager is in use; it
 // returns ctx's error if ctx ends first.

@@ -40,9 +40,9 @@ type keyState struct {
 
 	// dropped holds digests of the tokens dropped within their lifetime, for issuedToken.
 	dropped atomic.Pointer[droppedTokens]
-	// releasing is this process's background release of the key's
-	// refresh lock; nil when none is under way.
-	releasing atomic.Pointer[pendingRelease]
+	// releasing is closed when this process's background release of the
+	// key's refresh lock is done; nil when none is running.
+	releasing atomic.Pointer[chan struct{}]
 
 	identities *[]any // Fetcher pointers mapped to this key in Manager.fetchers, if any; guarded by the scheduler's mu
 

@@ -21,12 +21,6 @@ const (
 	// have the holder's token within about 1.1 times the holder's time.
 	minLockPoll = 5 * time.Millisecond
 	maxLockPoll = 100 * time.Millisecond
-	// releasePause: a holder keeps the lock this long after it saved its
-	// token, so that a process that asked for the token and the lock at
-	// once and had both answers within it knows it missed no token (see
-	// answeredAtOnce). A warm Store answers far sooner; a slower answer
-	// costs one more load, not a wrong result, as the time is measured.
-	releasePause = 100 * time.Millisecond
 	// maxLoadFailures: a waiter that cannot read the Store this many times
 	// in a row stops waiting and fetches.
 	maxLoadFailures = 3
@@ -50,13 +44,12 @@ type storeHealth struct {
 // from DingTalk, under the cluster lock when the Store has one. stored says
 // whether it went to the Store, for a later compare-and-delete.
 //
-// The Store is read and the lock taken at once, so a cold start costs the
-// fetch and two Store round trips: this one and the save. A refresh right
-// after another one of this process keeps its lock and skips the first.
-// The token is saved before it is handed out, so that processes waiting
-// for it find it as soon as this one has it, and a process that exits
-// right after (a job, a function) still shares it; only the lock's
-// release is left to the background.
+// The Store is read and the lock taken at once; the lock's holder reads
+// again (another holder may have saved its token and let go between the
+// two), fetches, and saves the token before it hands it out, so that
+// processes waiting for it find it as soon as this one has it, and a
+// process that exits right after (a job, a function) still shares it. Only
+// the lock's release is left to the background.
 func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, background bool) (t Token, stored bool, err error) {
 	c := m.codecFor(ks, f)
 	if c == nil {
@@ -75,68 +68,44 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		return t, value.Value != "", nil
 	}
 	locker, _ := m.Store.(Locker)
-	// A lock taken over from this process's last refresh of ks has been
-	// held since that refresh looked at the Store: no holder has saved a
-	// token since, so there is nothing new to load. (Processes that save
-	// without the lock, while the Store fails them, may have: at worst that
-	// costs a fetch.)
-	lock, reclaimed := m.reclaim(ks)
-	asked, loadErr := time.Now(), error(ErrNotFound)
-	if !reclaimed {
-		m.awaitOwnRelease(ks)
-		asked = time.Now()
-		t, loadErr, lock = m.loadAndLock(ctx, ks, c, locker, m.loadShared)
-	}
+	m.awaitOwnRelease(ks)
+	t, loadErr, lock := m.loadAndLock(ctx, ks, c, locker, m.loadShared)
 	released := false
-	letGo := func(pause time.Duration) {
-		released = true
-		m.release(ks, lock, pause)
-	}
 	defer func() {
 		if !released { // a hook panicked, or called runtime.Goexit
-			m.release(ks, lock, 0)
+			m.release(ks, lock)
 		}
 	}()
+	letGo := func() {
+		released = true
+		m.release(ks, lock)
+	}
 	if loadErr == nil {
-		letGo(0) // taken along with the load
+		letGo() // taken along with the load
 		return t, true, nil
 	}
-	if lock.held && !answeredAtOnce(loadErr, lock, time.Since(asked)) {
-		// Another holder may have saved its token and let go between the
-		// load and the lock. (After a timeout the Store is skipped, and
-		// this finds nothing at once.)
+	if lock.held {
+		// A holder that finished just now saved its token before it let go.
 		if t, err := m.loadShared(ctx, ks, c); err == nil {
-			letGo(0)
+			letGo()
 			return t, true, nil
 		}
-	} else if !lock.held && locker != nil && lock.err == nil {
+	} else if locker != nil && lock.err == nil {
 		// Another process is fetching: wait for its token.
 		if t, err := m.awaitHolder(ctx, ks, c, locker); err == nil {
 			return t, true, nil
 		}
 	}
 	if t, err = m.fetch(ctx, ks, f, background); err != nil {
-		letGo(0)
+		letGo()
 		return Token{}, false, err
 	}
 	value := c.encode(t)
-	pause := time.Duration(0) // nothing saved: the waiters must fetch, at once
-	if m.saveShared(ctx, ks, value) {
-		pause = m.holdTime()
-	}
-	letGo(pause)
+	m.saveShared(ctx, ks, value)
+	letGo()
 	// Even a save that failed may have landed (a timeout): the token's
 	// rejection removes it, if the Store has it.
 	return t, value.Value != "", nil
-}
-
-// answeredAtOnce reports whether a load that found nothing and a lock that
-// was taken, asked together, were both answered cleanly within
-// releasePause. Then no other holder can have saved its token and let go
-// between the two: the Store handled them less than releasePause apart,
-// and a holder keeps the lock at least that long after its save.
-func answeredAtOnce(loadErr error, lock lockResult, took time.Duration) bool {
-	return errors.Is(loadErr, ErrNotFound) && !lock.uncertain && took < releasePause
 }
 
 // loadAndLock reads the Store with load and, with a Locker, tries the lock
@@ -155,18 +124,15 @@ func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, locke
 
 // lockResult is the outcome of a TryLock.
 type lockResult struct {
-	held      bool
-	uncertain bool // held, as an add whose answer was lost may have landed
-	unlock    func()
-	err       error
-	asked     time.Time // when TryLock was called: the lock's TTL runs from a later moment
+	held   bool
+	unlock func()
+	err    error
 }
 
 func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lockResult {
 	if !m.store.usable() {
 		return lockResult{err: errStoreSkipped}
 	}
-	asked := time.Now()
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	unlock, ok, err := locker.TryLock(sctx, ks.key, lockTTL)
@@ -177,72 +143,38 @@ func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lock
 		}
 		// The lock may be ours: act as its holder, and release it.
 	}
-	return lockResult{held: ok, uncertain: err != nil, unlock: unlock, asked: asked}
+	return lockResult{held: ok, unlock: unlock}
 }
 
-// pendingRelease is a lock this process holds and is about to give back.
-type pendingRelease struct {
-	lock lockResult
-	// claimed is set by whoever uses the lock next: the release, or a
-	// refresh of this process that takes it over.
-	claimed atomic.Bool
-	done    chan struct{} // closed when the release has nothing left to do
-}
-
-// release gives a lock back in the background, after pause; nobody waits
-// for it but this process's next refresh of ks, which takes the lock over
-// if it can (see reclaim), and otherwise waits for the release rather than
-// for another process's lock.
-func (m *Manager) release(ks *keyState, lock lockResult, pause time.Duration) {
+// release gives a lock back in the background; nobody waits for it but
+// this process's next refresh of ks, which would take the lock for another
+// process's until the release is done.
+func (m *Manager) release(ks *keyState, lock lockResult) {
 	if !lock.held || lock.unlock == nil {
 		return
 	}
-	r := &pendingRelease{lock: lock, done: make(chan struct{})}
-	ks.releasing.Store(r)
+	done := make(chan struct{})
+	ks.releasing.Store(&done)
 	m.background(func() {
-		defer close(r.done)
-		defer ks.releasing.CompareAndSwap(r, nil)
-		if pause > 0 {
-			time.Sleep(pause)
-		}
-		if r.claimed.CompareAndSwap(false, true) {
-			m.unlock(lock)
-		}
+		defer close(done)
+		defer ks.releasing.CompareAndSwap(&done, nil)
+		m.unlock(lock)
 	})
 }
 
-// reclaim takes over this process's lock on ks whose release has not
-// begun, if it is surely ours (not an add whose answer was lost) and at
-// least half its TTL is left.
-func (m *Manager) reclaim(ks *keyState) (lockResult, bool) {
-	r := ks.releasing.Load()
-	if r == nil || r.lock.uncertain || time.Since(r.lock.asked) > lockTTL/2 || !r.claimed.CompareAndSwap(false, true) {
-		return lockResult{}, false
-	}
-	return r.lock, true
-}
-
 // awaitOwnRelease waits, for at most a Store call's time, until this
-// process's release of the lock on ks is done.
+// process's background release of ks's lock is done.
 func (m *Manager) awaitOwnRelease(ks *keyState) {
-	r := ks.releasing.Load()
-	if r == nil {
+	p := ks.releasing.Load()
+	if p == nil {
 		return
 	}
 	wait := time.NewTimer(m.storeTimeout())
 	defer wait.Stop()
 	select {
-	case <-r.done:
+	case <-*p:
 	case <-wait.C:
 	}
-}
-
-// holdTime is how long a lock is kept after a save: see releasePause.
-func (m *Manager) holdTime() time.Duration {
-	if m.holdAfter > 0 {
-		return m.holdAfter
-	}
-	return releasePause
 }
 
 func (m *Manager) unlock(lock lockResult) {
@@ -276,7 +208,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 		<-poll.C
 		t, err, lock := m.loadAndLock(ctx, ks, c, locker, m.load)
 		if err == nil {
-			m.release(ks, lock, 0) // taken if the holder let go meanwhile
+			m.release(ks, lock) // taken if the holder let go meanwhile
 			outcome = "token"
 			return t, nil
 		}
@@ -284,7 +216,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 			// One failure may be a slow moment; failures in a row mean the
 			// holder's token, if any, cannot be read.
 			if failures++; failures == maxLoadFailures {
-				m.release(ks, lock, 0)
+				m.release(ks, lock)
 				outcome = "store_error"
 				return Token{}, err
 			}
@@ -298,7 +230,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 		if lock.held {
 			// The holder may have saved its token just before it let go.
 			t, err := m.load(ctx, ks, c)
-			m.release(ks, lock, 0)
+			m.release(ks, lock)
 			if err == nil {
 				outcome = "token"
 				return t, nil
@@ -370,20 +302,18 @@ func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, erro
 	return t, nil
 }
 
-// saveShared puts a value into the Store, and reports whether it may be
-// there: saved, or sent and timed out.
-func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) (mayBeStored bool) {
+// saveShared puts a value into the Store.
+func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) {
 	if value.Value == "" {
-		return false
+		return
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	if err := m.Store.Save(sctx, ks.key, value); err != nil {
 		m.storeError("save", ks.key, err)
-		return isTimeout(err)
+		return
 	}
 	m.store.succeeded()
-	return true
 }
 
 // deleteShared removes e's token from the Store, in the background, unless
