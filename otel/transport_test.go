@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -187,6 +188,16 @@ func TestUnsafeCompositionLeaks(t *testing.T) {
 	}
 	plainFetch := func(_ *telemetry, srv *dingtalktest.Server) *http.Client { return srv.Client() }
 	tracedFetch := func(tel *telemetry, srv *dingtalktest.Server) *http.Client { return traced(tel, srv.Transport()) }
+	// outside is the safe composition: otelhttp around the Transport.
+	outside := func(base http.RoundTripper) func(*telemetry, *dingtalktest.Server, dingtoken.Fetcher) *http.Client {
+		return func(tel *telemetry, srv *dingtalktest.Server, f dingtoken.Fetcher) *http.Client {
+			if base == nil {
+				base = srv.Transport()
+			}
+			return &http.Client{Transport: NewTransport(&dingtoken.Transport{Fetcher: f, Manager: &dingtoken.Manager{}, Base: base},
+				otelhttp.WithTracerProvider(tel.tp), otelhttp.WithMeterProvider(tel.mp))}
+		}
+	}
 
 	t.Run("otelhttp as Base", func(t *testing.T) {
 		inside := func(base http.RoundTripper) func(*telemetry, *dingtalktest.Server, dingtoken.Fetcher) *http.Client {
@@ -200,49 +211,22 @@ func TestUnsafeCompositionLeaks(t *testing.T) {
 		}
 		tokens, leaked := run(t, inside(nil), inside(failingBase), plainFetch)
 		for _, tok := range tokens {
-			if !contains(leaked, tok) {
+			if !slices.Contains(leaked, tok) {
 				t.Errorf("token %.6s… not found in the spans: the unsafe composition no longer leaks it, and the warning needs a look", tok)
 			}
 		}
 	})
 	t.Run("otelhttp as the legacy HTTPClient", func(t *testing.T) {
-		outside := func(base http.RoundTripper) func(*telemetry, *dingtalktest.Server, dingtoken.Fetcher) *http.Client {
-			return func(tel *telemetry, srv *dingtalktest.Server, f dingtoken.Fetcher) *http.Client {
-				if base == nil {
-					base = srv.Transport()
-				}
-				return &http.Client{Transport: NewTransport(&dingtoken.Transport{Fetcher: f, Manager: &dingtoken.Manager{}, Base: base},
-					otelhttp.WithTracerProvider(tel.tp), otelhttp.WithMeterProvider(tel.mp))}
-			}
-		}
 		_, leaked := run(t, outside(nil), outside(failingBase), tracedFetch)
-		if !contains(leaked, testSecret) {
+		if !slices.Contains(leaked, testSecret) {
 			t.Error("the app secret is not in the token request's span: the warning needs a look")
 		}
 	})
 	t.Run("NewTransport", func(t *testing.T) {
-		outside := func(base http.RoundTripper) func(*telemetry, *dingtalktest.Server, dingtoken.Fetcher) *http.Client {
-			return func(tel *telemetry, srv *dingtalktest.Server, f dingtoken.Fetcher) *http.Client {
-				if base == nil {
-					base = srv.Transport()
-				}
-				return &http.Client{Transport: NewTransport(&dingtoken.Transport{Fetcher: f, Manager: &dingtoken.Manager{}, Base: base},
-					otelhttp.WithTracerProvider(tel.tp), otelhttp.WithMeterProvider(tel.mp))}
-			}
-		}
 		if _, leaked := run(t, outside(nil), outside(failingBase), plainFetch); len(leaked) > 0 {
 			t.Errorf("telemetry holds %d secrets or tokens", len(leaked))
 		}
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestClientTraceSeesTheTokenHeader proves NewTransport's warning about

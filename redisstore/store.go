@@ -158,10 +158,11 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 	})
 	unlock = func() { s.release(lockKey, owner) }
 	if err != nil {
+		err = fmt.Errorf("dingtoken: redis lock: %w", err)
 		if !mayHaveLanded(err) {
-			return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err)
+			return nil, false, err
 		}
-		return unlock, true, fmt.Errorf("dingtoken: redis lock: %w", err)
+		return unlock, true, err
 	}
 	if got != 1 {
 		return nil, false, nil
