@@ -10,19 +10,23 @@ import (
 // entry is a cached token with the moments the Manager acts on, computed
 // once, and the forms a Transport sends it in, built once.
 //
-// A cache hit reads due and token, which come first so that they share the
-// first cache line (an entry takes 128 bytes, aligned): an ISV's 100,000
-// entries are not all in cache.
+// A cache hit through a Fetcher's slot reads only the entry: due, retired,
+// m and token, which come first so that they share the first cache line (an
+// entry takes 128 bytes, aligned): an ISV's 100,000 entries are not all in
+// cache, and each line read is a wait for memory.
 type entry struct {
 	// due turns true when refreshAt passes, set by the Manager's scheduler,
 	// so that a cache hit reads no clock; time.Now costs more than the rest
 	// of a hit.
 	due atomic.Bool
-	// accepted turns true once DingTalk took the token: a later rejection
-	// is news, not the chain below.
-	accepted atomic.Bool
+	// retired turns true once the entry is no longer its key's token
+	// (replaced, dropped, or its key forgotten), so that a Fetcher's slot
+	// that still points at it knows without reading the keyState.
+	retired atomic.Bool
 
-	token  Token
+	m     *Manager // the Manager it belongs to, checked by fetcher slots
+	token Token
+
 	header [1]string // the x-acs-dingtalk-access-token header's value; header[:] costs no allocation
 	query  string    // "access_token=<escaped token>"
 
@@ -32,16 +36,18 @@ type entry struct {
 	expireAt  int64 // from here on, do not hand the token out
 	obtained  int64 // when this process got it
 
+	ks *keyState // the key it was installed in
+
+	// accepted turns true once DingTalk took the token: a later rejection
+	// is news, not the chain below.
+	accepted atomic.Bool
+
 	inStore bool // it went to the Store (sealed or not), so a rejection removes it there
 
 	// replacement: the token was obtained after DingTalk rejected the one
 	// before it. If DingTalk rejects it too, moments later, the rejections
 	// are about something other than the token, and are damped.
 	replacement bool
-
-	// An entry of 112 bytes would start anywhere in a cache line; 128
-	// bytes keep the hit's fields on one line.
-	_ [16]byte
 }
 
 // newEntry computes when t must be refreshed and when it stops being handed
@@ -59,7 +65,7 @@ func (m *Manager) newEntry(t Token, now time.Time) *entry {
 	}
 	ahead = min(max(ahead, 0), lifetime/2)
 	ahead -= time.Duration(rand.Float64() * refreshSpread * float64(ahead))
-	e := &entry{token: t, obtained: now.UnixNano(), expireAt: expireAt.UnixNano(), refreshAt: expireAt.Add(-ahead).UnixNano()}
+	e := &entry{m: m, token: t, obtained: now.UnixNano(), expireAt: expireAt.UnixNano(), refreshAt: expireAt.Add(-ahead).UnixNano()}
 	e.header[0] = t.Value
 	e.query = "access_token=" + url.QueryEscape(t.Value)
 	return e

@@ -123,9 +123,19 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 	if f == nil {
 		return nil, errNilFetcher
 	}
-	ks := m.state(f)
+	sl := slotOf(f)
+	if sl != nil {
+		if e := sl.hit(m); e != nil {
+			m.served(e.ks)
+			return e, nil
+		}
+	}
+	ks := m.stateIn(f, sl)
 	if e := ks.current.Load(); e != nil {
 		if !e.due.Load() {
+			if sl != nil {
+				sl.keep(e)
+			}
 			m.served(ks)
 			return e, nil
 		}
@@ -187,6 +197,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 	if !ks.current.CompareAndSwap(e, nil) {
 		return true
 	}
+	e.retired.Store(true)
 	ks.replacing.Store(true)
 	ks.recordDropped(e.token)
 	m.stats.invalidations.Add(1)

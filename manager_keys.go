@@ -49,38 +49,76 @@ type keyState struct {
 	wake int64 // Unix ns when the scheduler next looks at the key; guarded likewise
 }
 
-// fetcherSlot caches, inside a Fetcher of this package, its key's state in
-// the Manager that used it last, so that a cache hit needs no map lookup,
-// no lock and no Key() call, and no map holds on to the Fetcher: a dropped
-// Fetcher is collected like any other value.
+// fetcherSlot caches, inside a Fetcher of this package, its key's state and
+// token in the Manager that used it last, so that a cache hit needs no map
+// lookup, no lock and no Key() call, and reads one object besides the
+// Fetcher, and no map holds on to the Fetcher: a dropped Fetcher is
+// collected like any other value.
 type fetcherSlot struct {
 	ks unsafe.Pointer // *keyState; read and written atomically
+	e  unsafe.Pointer // *entry: the key's token when last handed out, nil after ks changed; likewise
 	// owner is the slot's own address when ks was stored. A Fetcher copied
 	// by value carries its original's slot; the address tells it that the
 	// state is not its own, since the copy may have another key.
 	owner uintptr
 }
 
+// owned reports whether the slot's ks and e were stored for this Fetcher,
+// not for the one it was copied from.
+func (sl *fetcherSlot) owned() bool {
+	return atomic.LoadUintptr(&sl.owner) == uintptr(unsafe.Pointer(sl))
+}
+
+// hit returns the entry kept in the slot if it is m's, still its key's
+// token and not due for a refresh; else nil. owner is stored after e is
+// cleared and loaded before e, so a matching owner means e is this
+// Fetcher's key's.
+func (sl *fetcherSlot) hit(m *Manager) *entry {
+	if !sl.owned() {
+		return nil
+	}
+	e := (*entry)(atomic.LoadPointer(&sl.e))
+	if e == nil || e.m != m || e.retired.Load() || e.due.Load() {
+		return nil
+	}
+	return e
+}
+
+// keep puts e, the current token of the slot's key, in the slot.
+func (sl *fetcherSlot) keep(e *entry) {
+	if sl.owned() {
+		atomic.StorePointer(&sl.e, unsafe.Pointer(e))
+	}
+}
+
 // slotted is implemented by the Fetchers of this package.
 type slotted interface{ cacheSlot() *fetcherSlot }
+
+// slotOf returns f's slot, or nil for the Fetchers of other packages.
+func slotOf(f Fetcher) *fetcherSlot {
+	if s, ok := f.(slotted); ok {
+		return s.cacheSlot()
+	}
+	return nil
+}
 
 // state returns the keyState for f: from f's own slot for the Fetchers of
 // this package; for other pointer Fetchers, from a concurrent map by
 // identity; else by f.Key().
-func (m *Manager) state(f Fetcher) *keyState {
-	if s, ok := f.(slotted); ok {
-		sl := s.cacheSlot()
-		self := uintptr(unsafe.Pointer(sl))
-		// owner is stored after ks and loaded before it, so a matching owner
-		// means ks is the one stored with it.
-		if atomic.LoadUintptr(&sl.owner) == self {
+func (m *Manager) state(f Fetcher) *keyState { return m.stateIn(f, slotOf(f)) }
+
+// stateIn is state with f's slot, or nil, already looked up.
+func (m *Manager) stateIn(f Fetcher, sl *fetcherSlot) *keyState {
+	if sl != nil {
+		if sl.owned() {
 			if ks := (*keyState)(atomic.LoadPointer(&sl.ks)); ks != nil && ks.m == m && !ks.forgotten.Load() {
 				return ks
 			}
 		}
 		ks := m.stateByKey(f.Key())
 		atomic.StorePointer(&sl.ks, unsafe.Pointer(ks))
-		atomic.StoreUintptr(&sl.owner, self)
+		atomic.StorePointer(&sl.e, nil) // before owner: another key's entry must not look like this one's
+		atomic.StoreUintptr(&sl.owner, uintptr(unsafe.Pointer(sl)))
 		return ks
 	}
 	if reflect.TypeOf(f).Kind() != reflect.Pointer {
@@ -163,6 +201,9 @@ func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 		return until
 	}
 	ks.forgotten.Store(true)
+	if e := ks.current.Load(); e != nil {
+		e.retired.Store(true) // after forgotten: see install
+	}
 	if m.keys.CompareAndDelete(ks.key, ks) {
 		m.keyCount.Add(-1)
 	}
@@ -180,8 +221,19 @@ func (m *Manager) install(ks *keyState, e *entry) {
 	if time.Now().UnixNano() >= e.refreshAt {
 		e.due.Store(true)
 	}
-	if old := ks.current.Swap(e); old != nil && old.token.Value != e.token.Value {
-		ks.recordDropped(old.token) // a caller may still hold it, as ours
+	e.ks = ks
+	old := ks.current.Swap(e)
+	if ks.forgotten.Load() {
+		// A refresh that outlived its key: no fetcher slot may keep e, for
+		// the scheduler no longer looks at it. Forgetting stores forgotten
+		// before it retires the current entry, so one of the two sees e.
+		e.retired.Store(true)
+	}
+	if old != nil {
+		old.retired.Store(true)
+		if old.token.Value != e.token.Value {
+			ks.recordDropped(old.token) // a caller may still hold it, as ours
+		}
 	}
 	m.scheduler().schedule(ks, time.Unix(0, e.refreshAt))
 }

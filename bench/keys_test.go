@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,6 +177,7 @@ func l1Section(t *testing.T, r *report) {
 	mp, mv := &dingtoken.Manager{}, &dingtoken.Manager{}
 	ptrBytes := heapPerKey(t, mp, ptrs)
 	valBytes := heapPerKey(t, mv, vals)
+	floor := floorKeys(many)
 
 	fmt.Print("\n### L1 hit (Manager.Token): one key, and an ISV's many keys\n\n")
 	fmt.Printf("Hits go round-robin over the first 1, 1,000 or %d fetchers of one Manager holding %d keys;\n", many, many)
@@ -183,22 +186,26 @@ func l1Section(t *testing.T, r *report) {
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	sizes := []int{1, 1000, many}
 	procs := runtime.GOMAXPROCS(0)
+	managerHits := func(m *dingtoken.Manager, fs []dingtoken.Fetcher) func(size, start int) func(int) {
+		return func(size, start int) func(int) { return hitter(m, fs[:size], start) }
+	}
 	for _, kind := range []struct {
-		name string
-		m    *dingtoken.Manager
-		fs   []dingtoken.Fetcher
+		name  string
+		hits  func(size, start int) func(int)
+		goals bool
 	}{
-		{"*CorpCredentials", m, corps},
-		{"pointer of another package", mp, ptrs},
-		{"value of another package", mv, vals},
+		{"*CorpCredentials", managerHits(m, corps), true},
+		{"pointer of another package", managerHits(mp, ptrs), true},
+		{"value of another package", managerHits(mv, vals), true},
+		{"floor: one read of a key's own object", func(size, start int) func(int) { return floorHitter(floor[:size], start) }, false},
 	} {
 		var batches []batch
 		for _, size := range sizes {
-			batches = append(batches, serial(200_000, hitter(kind.m, kind.fs[:size], 0)))
+			batches = append(batches, serial(200_000, kind.hits(size, 0)))
 		}
 		for _, size := range sizes {
 			batches = append(batches, parallel(procs, 200_000, true, func(w int) func(int) {
-				return hitter(kind.m, kind.fs[:size], w*size/procs)
+				return kind.hits(size, w*size/procs)
 			}))
 		}
 		costs := interleave(*rounds, batches)
@@ -207,10 +214,10 @@ func l1Section(t *testing.T, r *report) {
 			oneRatio := spreadOf(perRound(costs, func(c []float64) float64 { return c[i] / c[0] }))
 			all := spreadOf(column(costs, len(sizes)+i))
 			allRatio := spreadOf(perRound(costs, func(c []float64) float64 { return c[len(sizes)+i] / c[len(sizes)] }))
-			allocs, _ := allocsPerOp(size*2, hitter(kind.m, kind.fs[:size], 0))
+			allocs, _ := allocsPerOp(size*2, kind.hits(size, 0))
 			fmt.Printf("| %s | %d | %s | %s | %s | %s | %.2f |\n", kind.name, size,
 				one.format(1), oneRatio.format(2), all.format(1), allRatio.format(2), allocs)
-			if size == many {
+			if size == many && kind.goals {
 				r.goal(oneRatio.median <= 2 && allRatio.median <= 2,
 					fmt.Sprintf("ISV scale, %s: hit cost at %d keys / 1 key (1 goroutine; all cores)", kind.name, many),
 					fmt.Sprintf("%.2f; %.2f", oneRatio.median, allRatio.median), "≤ 2")
@@ -219,6 +226,9 @@ func l1Section(t *testing.T, r *report) {
 			}
 		}
 	}
+	fmt.Print("\nThe floor is what memory adds to any per-key cache: a hit that reads the caller's Fetcher\n")
+	fmt.Print("(a CorpCredentials with the pointer beside it, made in order) and then one 128-byte object of the key's,\n")
+	fmt.Print("made when its token came, in random order as spread refreshes make them; nothing else.\n")
 	fmt.Print("\nLive heap per key held (runtime.MemStats.HeapAlloc after GC, before and after the keys' first tokens;\n")
 	fmt.Print("the fetchers themselves were made before and are not counted; the simulator runs in another process):\n\n")
 	fmt.Println("| fetcher | Store | keys | bytes per key |")
@@ -252,4 +262,44 @@ type cursor struct {
 	_    [64]byte
 	next int
 	_    [64]byte
+}
+
+// floorKey and floorToken model the least a per-key cache reads on a hit:
+// the caller's Fetcher, and one object of the key's that a refresh
+// replaces, as large as the Manager's entry.
+type floorKey struct {
+	creds dingtoken.CorpCredentials
+	token atomic.Pointer[floorToken]
+}
+
+type floorToken struct {
+	dingtoken.Token
+	_ [88]byte // 128 bytes in all
+}
+
+// floorKeys makes n floorKeys in order and their tokens in random order,
+// the order in which refreshes spread over their window replace them.
+func floorKeys(n int) []*floorKey {
+	keys := make([]*floorKey, n)
+	for i := range keys {
+		keys[i] = &floorKey{creds: dingtoken.CorpCredentials{AuthCorpID: fmt.Sprintf("ding%028d", i)}}
+	}
+	expiry := time.Now().Add(2 * time.Hour)
+	for _, i := range rand.Perm(n) {
+		keys[i].token.Store(&floorToken{Token: dingtoken.Token{Value: fmt.Sprintf("%032x", i), Expiry: expiry}})
+	}
+	return keys
+}
+
+// floorHitter is hitter for floorKeys.
+func floorHitter(keys []*floorKey, start int) func(int) {
+	c := &cursor{next: start % len(keys)}
+	return func(int) {
+		if keys[c.next].token.Load().Value == "" {
+			panic("no token")
+		}
+		if c.next++; c.next == len(keys) {
+			c.next = 0
+		}
+	}
 }
