@@ -86,6 +86,8 @@ type Manager struct {
 	forgetAfter time.Duration // how long idle keys are kept; zero: defaultIdleAfter (tests shorten it)
 
 	testHookBeforeJoin func() // called by a caller that found no backoff, before it joins or starts a refresh
+	testHookDropped    func() // called by invalidate right after it dropped the token
+	testHookInstalled  func() // called by install right after the new token took the old one's place
 }
 
 // DefaultManager is the Manager used by a [Transport] whose Manager is nil.
@@ -126,7 +128,7 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 	sl := slotOf(f)
 	if sl != nil {
 		if e := sl.hit(m); e != nil {
-			m.served(e.ks)
+			m.served(e)
 			return e, nil
 		}
 	}
@@ -136,11 +138,11 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 			if sl != nil {
 				sl.keep(e)
 			}
-			m.served(ks)
+			m.served(e)
 			return e, nil
 		}
 		if now := time.Now(); e.usableAt(now) {
-			m.served(ks)
+			m.served(e)
 			m.refreshInBackground(ctx, ks, f, now)
 			return e, nil
 		}
@@ -148,11 +150,12 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 	return m.waitForRefresh(ctx, ks, f)
 }
 
-// served counts a token handed out from memory.
-func (m *Manager) served(ks *keyState) {
+// served counts e handed out from memory. Only a hook reads e.ks, off the
+// cache line that a hit reads.
+func (m *Manager) served(e *entry) {
 	m.stats.l1Hits.add()
 	if h := m.Hooks; h != nil && h.TokenServed != nil {
-		h.TokenServed(TokenServedInfo{Key: ks.key, Source: FromMemory})
+		h.TokenServed(TokenServedInfo{Key: e.ks.key, Source: FromMemory})
 	}
 }
 
@@ -194,10 +197,16 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 			"not dropping this key's tokens for a while, and passing DingTalk's answers on", ks.key, "for", dampFor)
 		return false
 	}
+	// Retired before it is dropped: a caller that finds it dropped (and
+	// retries) must not get it from a fetcher slot. It is never current
+	// again, whoever drops it.
+	e.retired.Store(true)
 	if !ks.current.CompareAndSwap(e, nil) {
 		return true
 	}
-	e.retired.Store(true)
+	if m.testHookDropped != nil {
+		m.testHookDropped()
+	}
 	ks.replacing.Store(true)
 	ks.recordDropped(e.token)
 	m.stats.invalidations.Add(1)

@@ -56,7 +56,10 @@ type keyState struct {
 // collected like any other value.
 type fetcherSlot struct {
 	ks unsafe.Pointer // *keyState; read and written atomically
-	e  unsafe.Pointer // *entry: the key's token when last handed out, nil after ks changed; likewise
+	// e is the *entry of the key's token when last handed out, or nil; read
+	// and written atomically. Only the entry's own fields say whether it
+	// may still be handed out.
+	e unsafe.Pointer
 	// owner is the slot's own address when ks was stored. A Fetcher copied
 	// by value carries its original's slot; the address tells it that the
 	// state is not its own, since the copy may have another key.
@@ -222,18 +225,24 @@ func (m *Manager) install(ks *keyState, e *entry) {
 		e.due.Store(true)
 	}
 	e.ks = ks
+	// The old token is retired before it is replaced, as invalidate does:
+	// a caller that sees the new one must not get the old one from a slot.
+	// The refreshes of a key do not overlap, and invalidate only clears.
+	if prev := ks.current.Load(); prev != nil {
+		prev.retired.Store(true)
+	}
 	old := ks.current.Swap(e)
+	if m.testHookInstalled != nil {
+		m.testHookInstalled()
+	}
 	if ks.forgotten.Load() {
 		// A refresh that outlived its key: no fetcher slot may keep e, for
 		// the scheduler no longer looks at it. Forgetting stores forgotten
 		// before it retires the current entry, so one of the two sees e.
 		e.retired.Store(true)
 	}
-	if old != nil {
-		old.retired.Store(true)
-		if old.token.Value != e.token.Value {
-			ks.recordDropped(old.token) // a caller may still hold it, as ours
-		}
+	if old != nil && old.token.Value != e.token.Value {
+		ks.recordDropped(old.token) // a caller may still hold it, as ours
 	}
 	m.scheduler().schedule(ks, time.Unix(0, e.refreshAt))
 }

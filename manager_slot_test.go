@@ -152,3 +152,49 @@ func TestSlotIsPerManager(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotHandsOutNoTokenOnceDropped: a caller whose rejected token another
+// caller has just dropped retries, and its retry must not get that token
+// from the slot, even before the dropping caller has finished.
+func TestSlotHandsOutNoTokenOnceDropped(t *testing.T) {
+	m := &Manager{}
+	f, _ := numbered("dropping", "tok")
+	first := warm(t, m, f)
+	dropped, resume := make(chan struct{}), make(chan struct{})
+	m.testHookDropped = func() { close(dropped); <-resume }
+	done := make(chan bool)
+	go func() { done <- m.invalidate(context.Background(), f, first) }()
+	<-dropped
+	m.testHookDropped = nil
+	retry := m.invalidate(context.Background(), f, first) // finds it dropped already
+	got := tokenOf(t, m, f)
+	close(resume)
+	<-done
+	if !retry || got == first {
+		t.Errorf("a second rejection of %q: retry %v, then %q; want a retry with another token", first, retry, got)
+	}
+}
+
+// TestSlotHandsOutNoTokenOnceReplaced: likewise for a caller that finds the
+// rejected token already replaced by a refresh that is still finishing.
+func TestSlotHandsOutNoTokenOnceReplaced(t *testing.T) {
+	m := &Manager{}
+	f, _ := numbered("replacing", "tok")
+	first := warm(t, m, f)
+	installed, resume := make(chan struct{}), make(chan struct{})
+	m.testHookInstalled = func() { close(installed); <-resume }
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.install(m.state(f), m.newEntry(Token{Value: "new", Expiry: time.Now().Add(time.Hour)}, time.Now()))
+	}()
+	<-installed
+	m.testHookInstalled = nil
+	retry := m.invalidate(context.Background(), f, first) // finds it replaced
+	got := tokenOf(t, m, f)
+	close(resume)
+	<-done
+	if !retry || got != "new" {
+		t.Errorf("a rejection of the replaced %q: retry %v, then %q; want a retry with %q", first, retry, got, "new")
+	}
+}
