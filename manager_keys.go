@@ -52,8 +52,8 @@ type keyState struct {
 // fetcherSlot caches, inside a Fetcher of this package, its key's state and
 // token in the Manager that used it last, so that a cache hit needs no map
 // lookup, no lock and no Key() call, and reads one object besides the
-// Fetcher, and no map holds on to the Fetcher: a dropped Fetcher is
-// collected like any other value.
+// Fetcher. No map holds on to the Fetcher: a dropped Fetcher is collected
+// like any other value.
 type fetcherSlot struct {
 	ks unsafe.Pointer // *keyState; read and written atomically
 	// e is the *entry of the key's token when last handed out, or nil; read
