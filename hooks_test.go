@@ -447,10 +447,7 @@ func TestHooksWithToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var n atomic.Int32
-			f := FetcherFunc("with-token", func(context.Context) (Token, error) {
-				return Token{Value: fmt.Sprintf("tok-%d", n.Add(1)), Expiry: time.Now().Add(time.Hour)}, nil
-			})
+			f, _ := sequenceFetcher("with-token", time.Hour)
 			l := &hookLog{}
 			m := &Manager{Hooks: l.hooks()}
 			calls := 0

@@ -2,8 +2,6 @@ package dingtoken
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -11,15 +9,6 @@ import (
 // A Fetcher of this package keeps its key's token in its slot, and a hit
 // reads only that entry: whatever stops the entry being its key's token
 // must keep the slot from handing it out.
-
-// numbered returns a Fetcher of this package whose n-th fetch gives the
-// token prefix-n, valid for an hour.
-func numbered(key, prefix string) (Fetcher, *atomic.Int32) {
-	var n atomic.Int32
-	return FetcherFunc(key, func(context.Context) (Token, error) {
-		return Token{Value: fmt.Sprintf("%s-%d", prefix, n.Add(1)), Expiry: time.Now().Add(time.Hour)}, nil
-	}), &n
-}
 
 // tokenOf is m.Token(f)'s value; the test fails on an error.
 func tokenOf(t *testing.T, m *Manager, f Fetcher) string {
@@ -47,7 +36,7 @@ func warm(t *testing.T, m *Manager, f Fetcher) string {
 
 func TestSlotHandsOutNoReplacedToken(t *testing.T) {
 	m := &Manager{}
-	f, _ := numbered("replaced", "tok")
+	f, _ := sequenceFetcher("replaced", time.Hour)
 	warm(t, m, f)
 	m.install(m.state(f), m.newEntry(Token{Value: "adopted", Expiry: time.Now().Add(time.Hour)}, time.Now()))
 	if got := tokenOf(t, m, f); got != "adopted" {
@@ -57,7 +46,7 @@ func TestSlotHandsOutNoReplacedToken(t *testing.T) {
 
 func TestSlotHandsOutNoRejectedToken(t *testing.T) {
 	m := &Manager{}
-	f, fetches := numbered("rejected", "tok")
+	f, fetches := sequenceFetcher("rejected", time.Hour)
 	first := warm(t, m, f)
 	if !m.invalidate(context.Background(), f, first) {
 		t.Fatal("the cached token was not dropped")
@@ -71,7 +60,7 @@ func TestSlotHandsOutNoRejectedToken(t *testing.T) {
 // inside its refresh window starts the background refresh, as any hit does.
 func TestSlotStartsTheRefreshOfADueToken(t *testing.T) {
 	m := &Manager{}
-	f, fetches := numbered("due", "tok")
+	f, fetches := sequenceFetcher("due", time.Hour)
 	first := warm(t, m, f)
 	m.state(f).current.Load().due.Store(true) // as the scheduler marks it inside the window
 	if got := tokenOf(t, m, f); got != first {
@@ -88,7 +77,7 @@ func TestSlotStartsTheRefreshOfADueToken(t *testing.T) {
 // it must never be handed out from a slot, which would do so past expiry.
 func TestSlotKeepsNoTokenOfAForgottenKey(t *testing.T) {
 	m := &Manager{forgetAfter: time.Millisecond}
-	f, fetches := numbered("forgotten", "tok")
+	f, fetches := sequenceFetcher("forgotten", time.Hour)
 	ks := m.state(f)
 	if next := m.wake(time.Now().Add(time.Hour), ks); !next.IsZero() || !ks.forgotten.Load() {
 		t.Fatalf("the idle key was not forgotten (next look %v)", next)
@@ -106,7 +95,7 @@ func TestSlotKeepsNoTokenOfAForgottenKey(t *testing.T) {
 // the other.
 func TestSlotRetiresTheTokenOfAKeyBeingForgotten(t *testing.T) {
 	m := &Manager{forgetAfter: time.Millisecond}
-	f, _ := numbered("forgetting", "tok")
+	f, _ := sequenceFetcher("forgetting", time.Hour)
 	warm(t, m, f)
 	ks := m.state(f)
 	e := ks.current.Load()
@@ -140,7 +129,7 @@ func TestSlotOfACopyIsNotTheOriginals(t *testing.T) {
 // Manager's own token, however the calls alternate.
 func TestSlotIsPerManager(t *testing.T) {
 	one, two := &Manager{}, &Manager{}
-	f, _ := numbered("shared", "tok")
+	f, _ := sequenceFetcher("shared", time.Hour)
 	want := map[*Manager]string{one: tokenOf(t, one, f), two: tokenOf(t, two, f)}
 	for i := range 6 {
 		m := one
@@ -158,7 +147,7 @@ func TestSlotIsPerManager(t *testing.T) {
 // from the slot, even before the dropping caller has finished.
 func TestSlotHandsOutNoTokenOnceDropped(t *testing.T) {
 	m := &Manager{}
-	f, _ := numbered("dropping", "tok")
+	f, _ := sequenceFetcher("dropping", time.Hour)
 	first := warm(t, m, f)
 	dropped, resume := make(chan struct{}), make(chan struct{})
 	m.testHookDropped = func() { close(dropped); <-resume }
@@ -179,7 +168,7 @@ func TestSlotHandsOutNoTokenOnceDropped(t *testing.T) {
 // rejected token already replaced by a refresh that is still finishing.
 func TestSlotHandsOutNoTokenOnceReplaced(t *testing.T) {
 	m := &Manager{}
-	f, _ := numbered("replacing", "tok")
+	f, _ := sequenceFetcher("replacing", time.Hour)
 	first := warm(t, m, f)
 	installed, resume := make(chan struct{}), make(chan struct{})
 	m.testHookInstalled = func() { close(installed); <-resume }
