@@ -126,18 +126,14 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 		return nil, errNilFetcher
 	}
 	sl := slotOf(f)
-	if sl != nil {
-		if e := sl.hit(m); e != nil {
-			m.served(e)
-			return e, nil
-		}
+	if e := sl.hit(m); e != nil {
+		m.served(e)
+		return e, nil
 	}
 	ks := m.stateIn(f, sl)
 	if e := ks.current.Load(); e != nil {
 		if !e.due.Load() {
-			if sl != nil {
-				sl.keep(e)
-			}
+			sl.keep(e)
 			m.served(e)
 			return e, nil
 		}

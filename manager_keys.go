@@ -73,11 +73,11 @@ func (sl *fetcherSlot) owned() bool {
 }
 
 // hit returns the entry kept in the slot if it is m's, still its key's
-// token and not due for a refresh; else nil. owner is stored after e is
-// cleared and loaded before e, so a matching owner means e is this
-// Fetcher's key's.
+// token and not due for a refresh; else nil, as for a nil slot (a Fetcher
+// of another package). owner is stored after e is cleared and loaded
+// before e, so a matching owner means e is this Fetcher's key's.
 func (sl *fetcherSlot) hit(m *Manager) *entry {
-	if !sl.owned() {
+	if sl == nil || !sl.owned() {
 		return nil
 	}
 	e := (*entry)(atomic.LoadPointer(&sl.e))
@@ -87,9 +87,10 @@ func (sl *fetcherSlot) hit(m *Manager) *entry {
 	return e
 }
 
-// keep puts e, the current token of the slot's key, in the slot.
+// keep puts e, the current token of the slot's key, in the slot; a nil
+// slot keeps nothing.
 func (sl *fetcherSlot) keep(e *entry) {
-	if sl.owned() {
+	if sl != nil && sl.owned() {
 		atomic.StorePointer(&sl.e, unsafe.Pointer(e))
 	}
 }
