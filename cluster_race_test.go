@@ -38,7 +38,9 @@ func TestTokenIsInTheStoreWhenHandedOut(t *testing.T) {
 
 // TestHolderThatLetGoBetweenOurLoadAndLock: this process's load misses just
 // before another process saves its token, and its lock is taken just after
-// that process lets go. It must find the saved token, not fetch again.
+// that process lets go. It must find the saved token, not fetch again. The
+// race is a Locker's, whose lock is apart from the token; a TokenLocker's
+// lock in the token's place has none.
 func TestHolderThatLetGoBetweenOurLoadAndLock(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	var fetches atomic.Int32
@@ -50,7 +52,7 @@ func TestHolderThatLetGoBetweenOurLoadAndLock(t *testing.T) {
 		}
 		return Token{Value: "tok-raced", Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	holder := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	holder := &Manager{Store: lockerOnly(NewMemcacheStore(patientMemcache(mc.Addr)))}
 	held := make(chan error, 1)
 	go func() {
 		_, err := holder.Token(context.Background(), f)
@@ -60,9 +62,9 @@ func TestHolderThatLetGoBetweenOurLoadAndLock(t *testing.T) {
 
 	loaded, holderLetGo := make(chan struct{}), make(chan struct{})
 	late := &steppedStore{
-		MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr)),
-		afterLoad:     func() { close(loaded) },
-		beforeLock:    func() { <-holderLetGo },
+		apart:      lockerOnly(NewMemcacheStore(patientMemcache(mc.Addr))),
+		afterLoad:  func() { close(loaded) },
+		beforeLock: func() { <-holderLetGo },
 	}
 	go func() {
 		<-loaded // the holder's token is not in the Store yet
@@ -82,16 +84,33 @@ func TestHolderThatLetGoBetweenOurLoadAndLock(t *testing.T) {
 	}
 }
 
-// steppedStore is a MemcacheStore whose first Load and first TryLock call
+// lockApart is a Store and Locker that is no TokenLocker, as a Store of
+// another package may be: its refresh lock is apart from the token.
+type lockApart struct {
+	Store
+	Locker
+}
+
+func lockerOnly(s *MemcacheStore) lockApart { return lockApart{s, s} }
+
+// steppedStore is a lockApart whose first Load and first TryLock call
 // hooks, to order them against another process's work.
 type steppedStore struct {
-	*MemcacheStore
+	apart                 lockApart
 	afterLoad, beforeLock func()
 	loads, locks          atomic.Int32
 }
 
+func (s *steppedStore) Save(ctx context.Context, key string, t Token) error {
+	return s.apart.Save(ctx, key, t)
+}
+
+func (s *steppedStore) Delete(ctx context.Context, key string, stale string) error {
+	return s.apart.Delete(ctx, key, stale)
+}
+
 func (s *steppedStore) Load(ctx context.Context, key string) (Token, error) {
-	t, err := s.MemcacheStore.Load(ctx, key)
+	t, err := s.apart.Load(ctx, key)
 	if s.loads.Add(1) == 1 {
 		s.afterLoad()
 	}
@@ -102,7 +121,7 @@ func (s *steppedStore) TryLock(ctx context.Context, key string, ttl time.Duratio
 	if s.locks.Add(1) == 1 {
 		s.beforeLock()
 	}
-	return s.MemcacheStore.TryLock(ctx, key, ttl)
+	return s.apart.TryLock(ctx, key, ttl)
 }
 
 // TestPanickingHookLeavesNoLock: a hook that panics while this process

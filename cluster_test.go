@@ -61,7 +61,8 @@ func coldStart(t *testing.T, ms []*Manager, f func() Fetcher, timeout time.Durat
 // TestLockHolderThatCannotSaveDoesNotStallOthers: with two memcached servers
 // and one of them down, a key whose lock lives on the live server and whose
 // token lives on the dead one. The holder cannot save; the others must not
-// wait for a token that never comes.
+// wait for a token that never comes. (The lock is a Locker's, apart from the
+// token; a TokenLocker's lock lives on the token's server.)
 func TestLockHolderThatCannotSaveDoesNotStallOthers(t *testing.T) {
 	srv := newSim(t)
 	srv.SetTokenDelay(100 * time.Millisecond)
@@ -82,7 +83,7 @@ func TestLockHolderThatCannotSaveDoesNotStallOthers(t *testing.T) {
 		t.Fatal("no client ID puts its lock on the live server and its token on the dead one")
 	}
 	srv.AddApp(id, testSecret)
-	ms := replicas(4, nil, live, dead)
+	ms := replicas(4, func(m *Manager) { m.Store = lockerOnly(m.Store.(*MemcacheStore)) }, live, dead)
 	creds := func() Fetcher { return &AppCredentials{ClientID: id, ClientSecret: testSecret, Endpoint: srv.URL} }
 	_, took := coldStart(t, ms, creds, 3*time.Second)
 	for i, d := range took {
@@ -122,20 +123,37 @@ func TestWaitersFetchWhenTheHolderSavesNothing(t *testing.T) {
 
 // TestDeadLockHolderLeavesTimeForOurFetch: a process took the lock and died.
 // The others wait for the lock to expire and then fetch with a whole
-// RefreshTimeout, however short it is.
+// RefreshTimeout, however short it is. The lock is in the token's place, or
+// a Locker's, apart from it.
 func TestDeadLockHolderLeavesTimeForOurFetch(t *testing.T) {
+	t.Run("in the token's place", func(t *testing.T) {
+		testDeadLockHolder(t, func(f Fetcher) string { return f.Key() }, memcacheLockValue+"dead-holder",
+			func(s *MemcacheStore) Store { return s })
+	})
+	t.Run("apart", func(t *testing.T) {
+		testDeadLockHolder(t, func(f Fetcher) string { return "lock:" + f.Key() }, "dead-holder",
+			func(s *MemcacheStore) Store { return lockerOnly(s) })
+	})
+}
+
+func testDeadLockHolder(t *testing.T, lockKey func(Fetcher) string, lock string, store func(*MemcacheStore) Store) {
 	srv := newSim(t)
 	srv.SetTokenDelay(300 * time.Millisecond)
 	mc := memcachedtest.Start(t)
 	f := appCreds(srv)
-	if err := memcache.New(mc.Addr).Add(&memcache.Item{Key: memcacheKey("lock:" + f.Key()), Value: []byte("dead-holder"), Expiration: 2}); err != nil {
+	if err := memcache.New(mc.Addr).Add(&memcache.Item{Key: memcacheKey(lockKey(f)), Value: []byte(lock), Expiration: 2}); err != nil {
 		t.Fatal(err)
 	}
-	m := &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr)), RefreshTimeout: time.Second}
+	m := &Manager{Store: store(NewMemcacheStore(memcache.New(mc.Addr))), RefreshTimeout: time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	start := time.Now()
 	if _, err := m.Token(ctx, f); err != nil {
 		t.Fatalf("after a dead holder's lock expired: %v", err)
+	}
+	// The lock lives 1 to 2 s (memcached's clock ticks in whole seconds).
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Errorf("the token came after %v: the dead holder's lock was not waited for", took)
 	}
 	if got := srv.Fetches(testClientID); got != 1 {
 		t.Errorf("fetches %d, want 1", got)
@@ -164,9 +182,10 @@ func TestSlowTokenEndpointOneFetchPerCluster(t *testing.T) {
 }
 
 // lostAddReply forwards to memcached, but once a connection has carried an
-// add of a refresh lock, holds every reply on it for delay: the add is
-// stored, and its reply comes after the client has given up.
-func lostAddReply(t *testing.T, target string, delay time.Duration) *tcpFault {
+// add of a key that starts with key (after the prefix), holds every reply on
+// it for delay: the add is stored, and its reply comes after the client has
+// given up.
+func lostAddReply(t *testing.T, target, key string, delay time.Duration) *tcpFault {
 	return newTCPFault(t, func(c net.Conn) {
 		up, err := net.Dial("tcp", target)
 		if err != nil {
@@ -201,7 +220,7 @@ func lostAddReply(t *testing.T, target string, delay time.Duration) *tcpFault {
 		for {
 			n, err := c.Read(buf)
 			if n > 0 {
-				if bytes.Contains(buf[:n], []byte("add "+memcacheKeyPrefix+"lock:")) {
+				if bytes.Contains(buf[:n], []byte("add "+memcacheKeyPrefix+key)) {
 					mu.Lock()
 					slow = true
 					mu.Unlock()
@@ -225,7 +244,7 @@ func lostAddReply(t *testing.T, target string, delay time.Duration) *tcpFault {
 // process off for the lock's whole TTL.
 func TestLostLockReplyLeavesNoLock(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	proxy := lostAddReply(t, mc.Addr, 300*time.Millisecond)
+	proxy := lostAddReply(t, mc.Addr, "lock:", 300*time.Millisecond)
 	store := NewMemcacheStore(memcache.New(proxy.addr()))
 	unlock, ok, err := store.TryLock(context.Background(), "app:lost-reply", lockTTL)
 	if err == nil || !ok || unlock == nil {
@@ -248,6 +267,32 @@ func TestLostLockReplyLeavesNoLock(t *testing.T) {
 	// Another process now takes the lock at once.
 	if _, ok, err := NewMemcacheStore(direct).TryLock(context.Background(), "app:lost-reply", lockTTL); !ok || err != nil {
 		t.Errorf("after the cleanup, TryLock = %v, %v; want the lock", ok, err)
+	}
+}
+
+// TestLostLoadOrLockReplyLeavesNoLock: as TestLostLockReplyLeavesNoLock,
+// for the lock in the token's place.
+func TestLostLoadOrLockReplyLeavesNoLock(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	proxy := lostAddReply(t, mc.Addr, "app:", 300*time.Millisecond)
+	store := NewMemcacheStore(memcache.New(proxy.addr()))
+	_, unlock, ok, err := store.LoadOrLock(context.Background(), "app:lost-reply", "", lockTTL)
+	if err == nil || !ok || unlock == nil {
+		t.Fatalf("LoadOrLock through a lost reply = %v, %v; want the timeout, and the lock as maybe ours", ok, err)
+	}
+	direct := NewMemcacheStore(memcache.New(mc.Addr))
+	if got, _, ok, err := direct.LoadOrLock(context.Background(), "app:lost-reply", "", lockTTL); ok || err != nil || got.Value != "" {
+		t.Fatalf("the add did not reach memcached (%v, %v, %v); the fault is not what this test needs", got, ok, err)
+	}
+	unlock()
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, release, ok, err := direct.LoadOrLock(context.Background(), "app:lost-reply", "", lockTTL); ok && err == nil {
+			release()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lock whose reply was lost is still there after 3 s")
+		}
 	}
 }
 

@@ -180,7 +180,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		m.stats.dampedRejections.Add(1)
 		return false
 	}
-	ks.rejected.Store(&stale)
+	ks.rejected.Store(&Token{Value: stale})
 	ks.rejections.Add(1)
 	e := ks.current.Load()
 	if e == nil || e.token.Value != stale {
@@ -197,6 +197,8 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 	// retries) must not get it from a fetcher slot. It is never current
 	// again, whoever drops it.
 	e.retired.Store(true)
+	// With its expiry, so that a refresh can name it stale to the Store.
+	ks.rejected.Store(&e.token)
 	if !ks.current.CompareAndSwap(e, nil) {
 		return true
 	}
@@ -302,7 +304,7 @@ func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, backgrou
 	gen := ks.rejections.Load()
 	t, stored, err := m.obtain(ctx, ks, f, background)
 	if err == nil && ks.rejections.Load() != gen {
-		if r := ks.rejected.Load(); r != nil && *r == t.Value {
+		if r := ks.rejected.Load(); r != nil && r.Value == t.Value {
 			// DingTalk rejected this very token while it was being fetched
 			// (it re-issues an internal app's token until it revokes it).
 			t, stored, err = m.obtain(ctx, ks, f, background)

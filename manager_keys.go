@@ -33,7 +33,7 @@ type keyState struct {
 
 	flight     atomic.Pointer[flight]  // the refresh under way, if any
 	failure    atomic.Pointer[failure] // the last refresh failed; nil after a success
-	rejected   atomic.Pointer[string]  // the last token DingTalk rejected; never adopted again
+	rejected   atomic.Pointer[Token]   // the last token DingTalk rejected; never adopted again
 	damped     atomic.Int64            // Unix ns until which rejections do not drop tokens
 	rejections atomic.Uint32           // counts rejections, so a refresh knows one came while it ran
 	lastAsked  atomic.Int64            // Unix ns of the last caller that needed a refresh

@@ -44,12 +44,14 @@ type storeHealth struct {
 // from DingTalk, under the cluster lock when the Store has one. stored says
 // whether it went to the Store, for a later compare-and-delete.
 //
-// The Store is read and the lock taken at once; the lock's holder reads
-// again (another holder may have saved its token and let go between the
-// two), fetches, and saves the token before it hands it out, so that
-// processes waiting for it find it as soon as this one has it, and a
-// process that exits right after (a job, a function) still shares it. Only
-// the lock's release is left to the background.
+// The Store is read and the lock taken at once. The holder of a Locker's
+// lock reads again (another holder may have saved its token and let go
+// between the two); a TokenLocker's lock, in the token's place, needs no
+// second look. The holder fetches, and saves the token before it hands it
+// out, so that processes waiting for it find it as soon as this one has it,
+// and a process that exits right after (a job, a function) still shares it.
+// Only a Locker's release is left to the background; a TokenLocker's lock
+// ends with the save.
 func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, background bool) (t Token, stored bool, err error) {
 	c := m.codecFor(ks, f)
 	if c == nil {
@@ -67,9 +69,8 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		m.background(func() { m.saveShared(context.WithoutCancel(ctx), ks, value) })
 		return t, value.Value != "", nil
 	}
-	locker, _ := m.Store.(Locker)
 	m.awaitOwnRelease(ks)
-	t, loadErr, lock := m.loadAndLock(ctx, ks, c, locker, m.loadShared)
+	t, loadErr, lock := m.loadAndLock(ctx, ks, c, false)
 	released := false
 	defer func() {
 		if !released { // a hook panicked, or called runtime.Goexit
@@ -86,13 +87,15 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 	}
 	if lock.held {
 		// A holder that finished just now saved its token before it let go.
-		if t, err := m.loadShared(ctx, ks, c); err == nil {
-			letGo()
-			return t, true, nil
+		if !lock.inPlace {
+			if t, err := m.loadShared(ctx, ks, c); err == nil {
+				letGo()
+				return t, true, nil
+			}
 		}
-	} else if locker != nil && lock.err == nil {
+	} else if lock.err == nil && m.storeLocks() {
 		// Another process is fetching: wait for its token.
-		if t, err := m.awaitHolder(ctx, ks, c, locker); err == nil {
+		if t, err := m.awaitHolder(ctx, ks, c); err == nil {
 			return t, true, nil
 		}
 	}
@@ -101,32 +104,116 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		return Token{}, false, err
 	}
 	value := c.encode(t)
-	m.saveShared(ctx, ks, value)
-	letGo()
+	if m.saveShared(ctx, ks, value) && lock.inPlace {
+		released = true // the token took the lock's place
+	} else {
+		letGo()
+	}
 	// Even a save that failed may have landed (a timeout): the token's
 	// rejection removes it, if the Store has it.
 	return t, value.Value != "", nil
 }
 
-// loadAndLock reads the Store with load and, with a Locker, tries the lock
-// at the same time: one round trip for both.
-func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, locker Locker,
-	load func(context.Context, *keyState, *codec) (Token, error)) (Token, error, lockResult) {
-	if locker == nil {
-		t, err := load(ctx, ks, c)
-		return t, err, lockResult{}
+// storeLocks reports whether the Store has a refresh lock.
+func (m *Manager) storeLocks() bool {
+	switch m.Store.(type) {
+	case TokenLocker, Locker:
+		return true
 	}
-	locked := make(chan lockResult, 1)
-	go func() { locked <- m.tryLock(ctx, ks, locker) }()
-	t, err := load(ctx, ks, c)
-	return t, err, <-locked
+	return false
 }
 
-// lockResult is the outcome of a TryLock.
+// loadAndLock reads the Store and, if it has a lock, tries the lock at the
+// same time: one round trip for both. While the Store is skipped after a
+// timeout it is neither read nor locked, unless evenSkipped: a process
+// that waits for another's token reads it, since only the Store can show
+// it.
+func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, evenSkipped bool) (Token, error, lockResult) {
+	load := m.loadShared
+	if evenSkipped {
+		load = m.load
+	}
+	switch store := m.Store.(type) {
+	case TokenLocker:
+		if m.store.usable() && !c.keepOut {
+			return m.loadOrLock(ctx, ks, c, store)
+		}
+		// No lock while the Store is skipped, nor in place of a value this
+		// fetcher cannot open.
+		noLock := errNoLockInPlace
+		if !m.store.usable() {
+			noLock = errStoreSkipped
+		}
+		t, err := load(ctx, ks, c)
+		return t, err, lockResult{err: noLock}
+	case Locker:
+		locked := make(chan lockResult, 1)
+		go func() { locked <- m.tryLock(ctx, ks, store) }()
+		t, err := load(ctx, ks, c)
+		return t, err, <-locked
+	}
+	t, err := load(ctx, ks, c)
+	return t, err, lockResult{}
+}
+
+// loadOrLock is loadAndLock on a TokenLocker. A token there that this
+// process does not want (not better than its own) is named stale on a
+// second call, which puts the lock in its place.
+func (m *Manager) loadOrLock(ctx context.Context, ks *keyState, c *codec, tl TokenLocker) (Token, error, lockResult) {
+	stale := m.unwanted(ks, c)
+	for attempt := 0; ; attempt++ {
+		sctx, cancel := m.storeContext(ctx)
+		raw, unlock, locked, err := tl.LoadOrLock(sctx, ks.key, stale, lockTTL)
+		cancel()
+		if err != nil {
+			m.storeError("lock", ks.key, err)
+			if !locked {
+				return Token{}, err, lockResult{err: err}
+			}
+			// The lock may be ours: act as its holder, and release it.
+			return Token{}, ErrNotFound, lockResult{held: true, unlock: unlock, inPlace: true}
+		}
+		m.store.succeeded()
+		if locked {
+			return Token{}, ErrNotFound, lockResult{held: true, unlock: unlock, inPlace: true}
+		}
+		if raw.Value == "" {
+			return Token{}, ErrNotFound, lockResult{} // another holder's
+		}
+		t, err := m.adopt(ks, c, raw)
+		if err == nil {
+			return t, nil, lockResult{}
+		}
+		if c.keepOut {
+			return Token{}, err, lockResult{err: errNoLockInPlace}
+		}
+		if attempt > 0 {
+			return Token{}, err, lockResult{} // changing under us: another process is at work
+		}
+		stale = raw.Value
+	}
+}
+
+// unwanted returns the Store value that a refresh of ks replaces rather
+// than takes: its current token, due for refresh, or the token DingTalk
+// rejected last, each as this refresh would have saved it. Sealing is
+// deterministic, so the value is the one in the Store.
+func (m *Manager) unwanted(ks *keyState, c *codec) string {
+	if e := ks.current.Load(); e != nil {
+		return c.encode(e.token).Value
+	}
+	if r := ks.rejected.Load(); r != nil && !r.Expiry.IsZero() {
+		return c.encode(*r).Value
+	}
+	return ""
+}
+
+// lockResult is the outcome of a TryLock or a LoadOrLock.
 type lockResult struct {
-	held   bool
-	unlock func()
-	err    error
+	held    bool
+	inPlace bool // a TokenLocker's lock: no token is stored, and a save ends it
+	unlock  func()
+	err     error
 }
 
 func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lockResult {
@@ -192,7 +279,7 @@ func (m *Manager) unlock(lock lockResult) {
 // saving one: the Store cannot take it, or the holder's fetch failed. Every
 // waiter then fetches at once rather than each taking the lock in turn; the
 // lock taken to find out is given back.
-func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locker Locker) (Token, error) {
+func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec) (Token, error) {
 	m.stats.lockWaits.Add(1)
 	start := time.Now()
 	outcome := "timeout"
@@ -206,7 +293,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 	failures := 0
 	for {
 		<-poll.C
-		t, err, lock := m.loadAndLock(ctx, ks, c, locker, m.load)
+		t, err, lock := m.loadAndLock(ctx, ks, c, true)
 		if err == nil {
 			m.release(ks, lock) // taken if the holder let go meanwhile
 			outcome = "token"
@@ -228,13 +315,16 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 			return Token{}, lock.err
 		}
 		if lock.held {
-			// The holder may have saved its token just before it let go.
-			t, err := m.load(ctx, ks, c)
-			m.release(ks, lock)
-			if err == nil {
-				outcome = "token"
-				return t, nil
+			// The holder of a Locker's lock may have saved its token just
+			// before it let go.
+			if !lock.inPlace {
+				if t, err := m.load(ctx, ks, c); err == nil {
+					m.release(ks, lock)
+					outcome = "token"
+					return t, nil
+				}
 			}
+			m.release(ks, lock)
 			outcome = "lock"
 			return Token{}, errLockFreed
 		}
@@ -248,8 +338,9 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec, locke
 }
 
 var (
-	errLockFreed    = errors.New("dingtoken: the refresh lock is free")
-	errStoreSkipped = errors.New("dingtoken: store skipped after a timeout")
+	errLockFreed     = errors.New("dingtoken: the refresh lock is free")
+	errStoreSkipped  = errors.New("dingtoken: store skipped after a timeout")
+	errNoLockInPlace = errors.New("dingtoken: no refresh lock in place of a value this refresh must leave alone")
 )
 
 // loadShared returns the Store's token for ks if it can be handed out and
@@ -277,6 +368,12 @@ func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, erro
 	if err != nil {
 		return Token{}, err
 	}
+	return m.adopt(ks, c, raw)
+}
+
+// adopt returns the token a value read from the Store holds, if it can be
+// handed out and is better than L1's; ErrNotFound if not.
+func (m *Manager) adopt(ks *keyState, c *codec, raw Token) (Token, error) {
 	t, err := c.decode(raw)
 	if errors.Is(err, errSealedUnreadable) {
 		// Another process seals this key: leave its value alone rather than
@@ -302,18 +399,19 @@ func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, erro
 	return t, nil
 }
 
-// saveShared puts a value into the Store.
-func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) {
+// saveShared puts a value into the Store, and reports whether it did.
+func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) bool {
 	if value.Value == "" {
-		return
+		return false
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	if err := m.Store.Save(sctx, ks.key, value); err != nil {
 		m.storeError("save", ks.key, err)
-		return
+		return false
 	}
 	m.store.succeeded()
+	return true
 }
 
 // deleteShared removes e's token from the Store, in the background, unless
@@ -349,7 +447,7 @@ func (m *Manager) worthAdopting(ks *keyState, t Token) bool {
 	if now := time.Now(); !now.Before(handOutUntil(t, now)) {
 		return false
 	}
-	if r := ks.rejected.Load(); r != nil && *r == t.Value {
+	if r := ks.rejected.Load(); r != nil && r.Value == t.Value {
 		return false
 	}
 	e := ks.current.Load()

@@ -44,6 +44,35 @@ type Locker interface {
 	TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error)
 }
 
+// TokenLocker is implemented by a [Store] whose refresh lock for a key can
+// sit in the key's own place, instead of the token. One call then finds the
+// token or takes the lock, atomically, and the token's Save ends the lock:
+// a refresh costs one round trip to the Store before its fetch and one
+// after, where a [Locker] needs three (the lock's holder must look again for
+// a token saved between its load and its lock). [MemcacheStore] and
+// redisstore's Store are TokenLockers; for other Stores the Manager uses
+// Locker.
+//
+// The lock is for the Manager's refreshes only: Load reports a key that
+// holds it as ErrNotFound, Save replaces it, Delete leaves it alone, and a
+// Locker's TryLock of the same key is another lock.
+type TokenLocker interface {
+	// LoadOrLock returns the token stored under key, with locked false,
+	// if it has not expired and its value is not stale. If another holder
+	// has key's lock, it returns a zero Token, locked false and no error.
+	// Otherwise (nothing stored, an expired token, the stale one, or a
+	// value that does not decode) it puts the lock, for at most ttl, in
+	// place of what is there, if that is unchanged, and returns locked
+	// true and unlock, which removes the lock if it is still there and
+	// ours; after a Save there is nothing to remove.
+	//
+	// When it holds the lock, or may, despite a failure, LoadOrLock
+	// returns the error with locked true and an unlock: as with TryLock,
+	// when its answer was lost to a timeout; and when the value it
+	// replaced did not decode.
+	LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (t Token, unlock func(), locked bool, err error)
+}
+
 // MemoryStore is a [Store] and [Locker] held in this process's memory. It is
 // meant for tests, and for sharing tokens between Managers of one process.
 // The zero value is ready to use.

@@ -182,8 +182,8 @@ func TestFlushedRedis(t *testing.T) {
 	}
 }
 
-// warm opens a connection through the proxy and loads the lock script, so
-// that the next answer the proxy sees is the next TryLock's.
+// warm opens a connection through the proxy and loads the lock scripts, so
+// that the next answer the proxy sees is the next TryLock's or LoadOrLock's.
 func warm(t *testing.T, s *Store) {
 	t.Helper()
 	unlock, ok, err := s.TryLock(context.Background(), "app:warm-up", time.Minute)
@@ -191,6 +191,54 @@ func warm(t *testing.T, s *Store) {
 		t.Fatalf("warm-up TryLock = %v, %v", ok, err)
 	}
 	unlock()
+	_, unlock, ok, err = s.LoadOrLock(context.Background(), "app:warm-up", "", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("warm-up LoadOrLock = %v, %v", ok, err)
+	}
+	unlock()
+}
+
+// TestLostLoadOrLockAnswerIsResent: as TestLostLockAnswerIsResent, for the
+// lock in the token's place.
+func TestLostLoadOrLockAnswerIsResent(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), countTimeout)
+	warm(t, s)
+	proxy.CutNextAnswer()
+	_, unlock, ok, err := s.LoadOrLock(context.Background(), "app:lost", "", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("LoadOrLock whose first answer was lost = %v, %v; want the lock taken", ok, err)
+	}
+	other := newStore(t, newClient(t, srv.Addr), s.Prefix, countTimeout)
+	if got, _, ok, err := other.LoadOrLock(context.Background(), "app:lost", "", time.Minute); ok || err != nil || got.Value != "" {
+		t.Fatalf("another process's LoadOrLock = %v, %v, %v; want our lock found", got, ok, err)
+	}
+	unlock()
+	if n, err := srv.Do("EXISTS", s.tokenKey("app:lost")); err != nil || n != int64(0) {
+		t.Errorf("after unlock: EXISTS = %v, %v; want 0", n, err)
+	}
+}
+
+// TestUncertainLoadOrLockIsReleased: as TestUncertainLockIsReleased, for
+// the lock in the token's place.
+func TestUncertainLoadOrLockIsReleased(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 300*time.Millisecond)
+	warm(t, s)
+	proxy.HoldNextAnswer(3 * time.Second)
+	_, unlock, ok, err := s.LoadOrLock(context.Background(), "app:late", "", time.Minute)
+	if err == nil || !ok || unlock == nil {
+		t.Fatalf("LoadOrLock whose answer is late = %v, %v; want the error, and the lock as maybe ours", ok, err)
+	}
+	if n, err := srv.Do("EXISTS", s.tokenKey("app:late")); err != nil || n != int64(1) {
+		t.Fatalf("the late LoadOrLock's lock: EXISTS = %v, %v; want 1, taken", n, err)
+	}
+	unlock()
+	if n, err := srv.Do("EXISTS", s.tokenKey("app:late")); err != nil || n != int64(0) {
+		t.Errorf("after a LoadOrLock with a late answer: EXISTS = %v, %v; want 0, released", n, err)
+	}
 }
 
 // TestLostLockAnswerIsResent: Redis takes the lock, its answer is lost with

@@ -33,3 +33,25 @@ local sep = string.find(v, ';', 5, true)
 if sep and string.sub(v, sep + 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)
+
+// loadOrLockScript puts the lock ARGV[1] for ARGV[2] ms in the place of the
+// token value KEYS[1], unless that holds another holder's lock or a token
+// other than the stale ARGV[3]. It answers {1}: locked (finding its own
+// lock counts, for a resent call); {0}: another holder's lock; {2, value}:
+// a token; {3}: locked in the place of a value that is not a token.
+var loadOrLockScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return {1} end
+local answer = 1
+if v then
+  if string.sub(v, 1, 6) == 'dt1;1;' then return {0} end
+  local sep = string.find(v, ';', 5, true)
+  if string.sub(v, 1, 4) ~= 'dt1;' or not sep then
+    answer = 3
+  elseif string.sub(v, sep + 1) ~= ARGV[3] then
+    return {2, v}
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {answer}
+`)

@@ -13,9 +13,11 @@
 // own expiry and is a miss once expired; Delete drops only the stale value,
 // also when a fresh one is saved at the same moment; the lock, when the Store
 // has one, has one holder at a time, is released only by its holder and
-// expires when its holder dies; and all of it holds under concurrent use and
-// for any key. It takes a few seconds, most of them waiting for a 1 s token
-// and a 2 s lock to expire.
+// expires when its holder dies; a [dingtoken.TokenLocker]'s lock in the
+// token's place reads as a miss, replaces a stale token but never a fresh
+// one, ends with the token's Save, and is just as exclusive; and all of it
+// holds under concurrent use and for any key. It takes a few seconds, most
+// of them waiting for a 1 s token and 2 s locks to expire.
 package storetest
 
 import (
@@ -62,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 		t.Run("MutualExclusion", func(t *testing.T) { _, l := lockers(t); testLockMutualExclusion(t, l) })
 		t.Run("CancelledContext", func(t *testing.T) { _, l := lockers(t); testLockCancelledContext(t, l) })
 	})
+	t.Run("TokenLock", func(t *testing.T) { runTokenLock(t, newStore) })
 }
 
 // Generous bounds: the suite runs on loaded CI machines, and some backends

@@ -1,0 +1,139 @@
+package dingtoken
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dingtoken/dingtoken/internal/memcachedtest"
+)
+
+// countedStore is a MemcacheStore that counts the calls a Manager makes,
+// and keeps the stale values it names to LoadOrLock.
+type countedStore struct {
+	*MemcacheStore
+	loads, saves, tryLocks, lockLooks, unlocks atomic.Int32
+
+	mu     sync.Mutex
+	stales []string
+}
+
+func (s *countedStore) Load(ctx context.Context, key string) (Token, error) {
+	s.loads.Add(1)
+	return s.MemcacheStore.Load(ctx, key)
+}
+
+func (s *countedStore) Save(ctx context.Context, key string, t Token) error {
+	s.saves.Add(1)
+	return s.MemcacheStore.Save(ctx, key, t)
+}
+
+func (s *countedStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	s.tryLocks.Add(1)
+	return s.MemcacheStore.TryLock(ctx, key, ttl)
+}
+
+func (s *countedStore) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, func(), bool, error) {
+	s.lockLooks.Add(1)
+	s.mu.Lock()
+	s.stales = append(s.stales, stale)
+	s.mu.Unlock()
+	t, unlock, locked, err := s.MemcacheStore.LoadOrLock(ctx, key, stale, ttl)
+	if unlock != nil {
+		release := unlock
+		unlock = func() { s.unlocks.Add(1); release() }
+	}
+	return t, unlock, locked, err
+}
+
+// calls returns the counts as "loads saves tryLocks lockLooks unlocks".
+func (s *countedStore) calls() [5]int32 {
+	return [5]int32{s.loads.Load(), s.saves.Load(), s.tryLocks.Load(), s.lockLooks.Load(), s.unlocks.Load()}
+}
+
+func (s *countedStore) lastStale() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.stales) == 0 {
+		return ""
+	}
+	return s.stales[len(s.stales)-1]
+}
+
+// TestColdStartMakesTwoStoreCalls: a cold start on a TokenLocker waits for
+// one LoadOrLock and one Save, and releases nothing after: the token took
+// the lock's place. A Locker needs a load and a lock, a second load, and the
+// save, with a release after.
+func TestColdStartMakesTwoStoreCalls(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
+	m := &Manager{Store: store}
+	f, fetches := sequenceFetcher("app:cold", time.Hour)
+	tok := tokenOf(t, m, f)
+	// [loads saves tryLocks lockLooks unlocks]
+	if got, want := store.calls(), [5]int32{0, 1, 0, 1, 0}; got != want {
+		t.Errorf("Store calls by the time the token is handed out: %v, want %v", got, want)
+	}
+	settle(m)
+	if got, want := store.calls(), [5]int32{0, 1, 0, 1, 0}; got != want {
+		t.Errorf("Store calls once the background work is done: %v, want %v", got, want)
+	}
+	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	if got := tokenOf(t, other, f); got != tok || fetches.Load() != 1 {
+		t.Errorf("another process got %q after %d fetches, want %q from the Store", got, fetches.Load(), tok)
+	}
+}
+
+// TestRefreshAheadLocksInPlaceOfItsOwnToken: the refresh of a token due for
+// refresh names it stale, so that one LoadOrLock puts the lock in its place
+// rather than hand the same token back.
+func TestRefreshAheadLocksInPlaceOfItsOwnToken(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
+	m := &Manager{Store: store}
+	f, fetches := sequenceFetcher("app:ahead", time.Hour)
+	first := warm(t, m, f)
+	m.state(f).current.Load().due.Store(true) // as the scheduler marks it inside the window
+	tokenOf(t, m, f)
+	settle(m)
+	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || stale != first {
+		t.Errorf("%d LoadOrLocks, the last naming %q stale; want 2, the refresh's naming %q", looks, stale, first)
+	}
+	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	if got := tokenOf(t, other, f); got != "tok-2" || fetches.Load() != 2 {
+		t.Errorf("another process got %q after %d fetches, want the refreshed tok-2 from the Store", got, fetches.Load())
+	}
+}
+
+// TestRevocationLocksInPlaceOfTheRejectedToken: the refresh that replaces a
+// rejected token names it stale, sealed as it was saved, so that one
+// LoadOrLock puts the lock in its place; the other processes then take
+// the new token from the Store.
+func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
+	srv := newSim(t)
+	mc := memcachedtest.Start(t)
+	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
+	m := &Manager{Store: store}
+	f := appCreds(srv)
+	first := tokenOf(t, m, f)
+	sealed, err := store.MemcacheStore.Load(context.Background(), f.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Revoke(first)
+	c := &http.Client{Transport: &Transport{Fetcher: f, Manager: m, Base: srv.Transport()}}
+	if err := apiCall(c, 0); err != nil {
+		t.Fatal(err)
+	}
+	settle(m)
+	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || stale != sealed.Value {
+		t.Errorf("%d LoadOrLocks, the last naming %q stale; want 2, the refresh's naming the stored %q", looks, stale, sealed.Value)
+	}
+	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	if got := tokenOf(t, other, f); got == first || got != srv.CurrentToken(testClientID) || srv.Fetches(testClientID) != 2 {
+		t.Errorf("another process got a token after %d fetches; want the new one from the Store, after 2", srv.Fetches(testClientID))
+	}
+}

@@ -1,0 +1,69 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dingtoken/dingtoken"
+)
+
+// lockValue starts the value of a refresh lock that sits in a token's
+// place: "dt1;1;<owner>" reads as a token that expired in 1970, so Load,
+// and processes of earlier versions, see a miss. No saved token has that
+// expiry: Save stores no expired token.
+const lockValue = valueVersion + ";1;"
+
+// LoadOrLock returns key's token or takes its refresh lock in the token's
+// place (see [dingtoken.TokenLocker]): one script on the key, so one round
+// trip, atomic, and on the node that owns the key in a Cluster. A value
+// that does not decode is replaced with the lock and reported as an error
+// wrapping ErrCorruptValue, with the lock taken.
+//
+// As with TryLock, a call whose answer came later than the Store's Timeout
+// reports the error with the lock as maybe ours, and a resent call that
+// finds its own lock counts it as taken.
+func (s *Store) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, func(), bool, error) {
+	if err := ctx.Err(); err != nil {
+		return dingtoken.Token{}, nil, false, fmt.Errorf("dingtoken: redis load or lock: %w", err) // nothing sent
+	}
+	tokenKey, lock := s.tokenKey(key), lockValue+newOwnerID()
+	ms := max(1, (ttl + time.Millisecond - 1).Milliseconds())
+	unlock := func() { s.release(tokenKey, lock) }
+	var corrupt error // why the value the next call replaces does not decode
+	for range 2 {
+		var got []any
+		err := s.call(ctx, func(ctx context.Context) (err error) {
+			got, err = loadOrLockScript.Run(ctx, s.client, []string{tokenKey}, lock, ms, stale).Slice()
+			return err
+		})
+		if err != nil {
+			err = fmt.Errorf("dingtoken: redis load or lock: %w", err)
+			if !mayHaveLanded(err) {
+				return dingtoken.Token{}, nil, false, err
+			}
+			return dingtoken.Token{}, unlock, true, err
+		}
+		switch got[0] {
+		case int64(0):
+			return dingtoken.Token{}, nil, false, nil // another holder's lock
+		case int64(3):
+			corrupt = errors.New("unknown layout")
+			fallthrough
+		case int64(1):
+			if corrupt != nil {
+				return dingtoken.Token{}, unlock, true, fmt.Errorf("%w under %q, replaced with the refresh lock: %v", ErrCorruptValue, key, corrupt)
+			}
+			return dingtoken.Token{}, unlock, true, nil
+		}
+		v, _ := got[1].(string)
+		t, err := decodeValue(v)
+		if err == nil && time.Now().Before(t.Expiry) {
+			return t, nil, false, nil
+		}
+		// Expired, or not a token after all: the next call replaces it.
+		corrupt, stale = err, valueToken(v)
+	}
+	return dingtoken.Token{}, nil, false, nil // changing under us: another process is at work
+}

@@ -1,0 +1,176 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dingtoken/dingtoken"
+)
+
+// runTokenLock runs the subtests of a TokenLocker, whose refresh lock sits
+// in the token's place; they are skipped for a Store that is not one.
+func runTokenLock(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
+	tokenLocker := func(t *testing.T) (dingtoken.Store, dingtoken.TokenLocker) {
+		s := newStore(t)
+		tl, ok := s.(dingtoken.TokenLocker)
+		if !ok {
+			t.Skipf("%T is not a dingtoken.TokenLocker", s)
+		}
+		return s, tl
+	}
+	t.Run("WhereEmpty", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockWhereEmpty(t, s, tl) })
+	t.Run("FindsToken", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockFindsToken(t, s, tl) })
+	t.Run("SaveEndsLock", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockSaveEndsLock(t, s, tl) })
+	t.Run("DeleteLeavesLock", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockDeleteLeavesLock(t, s, tl) })
+	t.Run("Exclusive", func(t *testing.T) { _, tl := tokenLocker(t); testTokenLockExclusive(t, tl) })
+	t.Run("Keys", func(t *testing.T) { _, tl := tokenLocker(t); testTokenLockKeys(t, tl) })
+	t.Run("DeadHolder", func(t *testing.T) { _, tl := tokenLocker(t); testTokenLockDeadHolder(t, tl) })
+}
+
+// testTokenLockWhereEmpty: an empty key is locked; the lock reads as a miss,
+// holds off a second caller, and is gone after unlock.
+func testTokenLockWhereEmpty(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
+	unlock := mustLockInPlace(t, tl, "app:empty", "")
+	if got, err := s.Load(context.Background(), "app:empty"); !errors.Is(err, dingtoken.ErrNotFound) {
+		t.Errorf("Load of a locked key = %v, %v; want ErrNotFound", got, err)
+	}
+	mustFindHolder(t, tl, "app:empty", "", "while locked")
+	unlock()
+	mustLockInPlace(t, tl, "app:empty", "")()
+}
+
+// testTokenLockFindsToken: a stored token comes back and is not locked over,
+// unless it is named stale; a fresh token named nothing survives.
+func testTokenLockFindsToken(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
+	tok := dingtoken.Token{Value: "tok-found", Expiry: time.Now().Add(time.Hour)}
+	mustSave(t, s, "app:found", tok)
+	got, unlock, locked, err := tl.LoadOrLock(context.Background(), "app:found", "tok-other", longTTL)
+	if err != nil || locked {
+		if locked {
+			unlock()
+		}
+		t.Fatalf("LoadOrLock of a stored token = locked %v, %v; want the token", locked, err)
+	}
+	checkToken(t, "LoadOrLock of a stored token", got, tok)
+	mustLockInPlace(t, tl, "app:found", "tok-found")
+	if got, err := s.Load(context.Background(), "app:found"); !errors.Is(err, dingtoken.ErrNotFound) {
+		t.Errorf("Load after the stale token's place was locked = %v, %v; want ErrNotFound", got, err)
+	}
+}
+
+// testTokenLockSaveEndsLock: the holder's Save takes the lock's place, and
+// its unlock after that leaves the token alone.
+func testTokenLockSaveEndsLock(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
+	unlock := mustLockInPlace(t, tl, "app:saved", "")
+	tok := dingtoken.Token{Value: "tok-saved", Expiry: time.Now().Add(time.Hour)}
+	mustSave(t, s, "app:saved", tok)
+	checkToken(t, "Load after the holder's Save", mustLoad(t, s, "app:saved"), tok)
+	unlock()
+	checkToken(t, "Load after the holder's unlock that followed its Save", mustLoad(t, s, "app:saved"), tok)
+}
+
+// testTokenLockDeleteLeavesLock: a Delete of a stale token does not remove
+// a lock in its place.
+func testTokenLockDeleteLeavesLock(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
+	mustSave(t, s, "app:deleted", dingtoken.Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)})
+	defer mustLockInPlace(t, tl, "app:deleted", "tok-stale")()
+	if err := s.Delete(context.Background(), "app:deleted", "tok-stale"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	mustFindHolder(t, tl, "app:deleted", "", "after a Delete of the token the lock replaced")
+}
+
+// testTokenLockExclusive: of several processes trying at once, on an empty
+// key or on a stale token, one gets the lock.
+func testTokenLockExclusive(t *testing.T, tl dingtoken.TokenLocker) {
+	s := tl.(dingtoken.Store)
+	mustSave(t, s, "app:excl-stale", dingtoken.Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)})
+	for _, key := range []string{"app:excl-empty", "app:excl-stale"} {
+		const n = 16
+		var won atomic.Int32
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				_, _, locked, err := tl.LoadOrLock(context.Background(), key, "tok-stale", longTTL)
+				if err != nil {
+					t.Errorf("LoadOrLock(%q): %v", key, err)
+				}
+				if locked {
+					won.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if got := won.Load(); got != 1 {
+			t.Errorf("%s: %d of %d concurrent LoadOrLocks got the lock, want 1", key, got, n)
+		}
+	}
+}
+
+// testTokenLockKeys: each key has its own lock, whatever the key looks like.
+func testTokenLockKeys(t *testing.T, tl dingtoken.TokenLocker) {
+	for _, k := range oddKeys {
+		mustLockInPlace(t, tl, k, "")
+	}
+	for _, k := range oddKeys {
+		mustFindHolder(t, tl, k, "", "while locked")
+	}
+}
+
+// testTokenLockDeadHolder: a holder that never saves nor unlocks loses the
+// lock after its ttl (a second early at most, for a backend whose clock
+// ticks in whole seconds); its late unlock leaves the next holder's lock.
+func testTokenLockDeadHolder(t *testing.T, tl dingtoken.TokenLocker) {
+	const ttl = 2 * shortTTL
+	taken := time.Now()
+	_, dead, locked, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", ttl)
+	if err != nil || !locked {
+		t.Fatalf("LoadOrLock of an empty key = locked %v, %v; want the lock", locked, err)
+	}
+	var next func()
+	deadline := time.Now().Add(ttl + eventually)
+	for next == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("a lock taken for %v was still held after %v", ttl, time.Since(taken))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the clock, not synchronising
+		_, unlock, locked, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", longTTL)
+		if err != nil {
+			t.Fatalf("LoadOrLock: %v", err)
+		}
+		if locked {
+			if time.Since(taken) < ttl-time.Second {
+				t.Fatalf("LoadOrLock %v after another took the lock for %v got it too", time.Since(taken), ttl)
+			}
+			next = unlock
+		}
+	}
+	dead()
+	mustFindHolder(t, tl, "app:dead-holder", "", "after an expired holder's late unlock")
+	next()
+}
+
+func mustLockInPlace(t *testing.T, tl dingtoken.TokenLocker, key, stale string) (unlock func()) {
+	t.Helper()
+	got, unlock, locked, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
+	if err != nil || !locked {
+		t.Fatalf("LoadOrLock(%q, stale %q) = %v, locked %v, %v; want the lock", abbrev(key), stale, got, locked, err)
+	}
+	return unlock
+}
+
+// mustFindHolder: LoadOrLock finds another holder's lock: no token, no lock.
+func mustFindHolder(t *testing.T, tl dingtoken.TokenLocker, key, stale, when string) {
+	t.Helper()
+	got, unlock, locked, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
+	if locked {
+		unlock()
+	}
+	if err != nil || locked || got.Value != "" {
+		t.Fatalf("LoadOrLock(%q) %s = %v, locked %v, %v; want another holder's lock found", abbrev(key), when, got, locked, err)
+	}
+}
