@@ -13,6 +13,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dingtoken/dingtoken/internal/memcachedtest"
+	"github.com/dingtoken/dingtoken/internal/redistest"
 )
 
 // Faults of the cluster refresh: lock holders that cannot save, die, or are
@@ -423,5 +424,30 @@ func TestRefusedLockIsNotMaybeOurs(t *testing.T) {
 	}
 	if logs.String() != "" {
 		t.Errorf("logged %q for a lock never taken", logs.String())
+	}
+}
+
+// TestLoadOrLockPastItsDeadline: a LoadOrLock whose context ends before
+// memcached answers reports the lock as maybe ours, and its unlock removes
+// the lock once it has landed.
+func TestLoadOrLockPastItsDeadline(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	slow := redistest.NewProxy(t, mc.Addr)
+	slow.SetDelay(300 * time.Millisecond)
+	client := memcache.New(slow.Addr)
+	client.Timeout = 2 * time.Second
+	store := NewMemcacheStore(client)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, unlock, ok, err := store.LoadOrLock(ctx, "app:deadline", "", lockTTL)
+	if err == nil || !ok || unlock == nil {
+		t.Fatalf("LoadOrLock past its deadline = %v, %v; want the error, and the lock as maybe ours", ok, err)
+	}
+	unlock() // after the add's answer: the lock is there, and ours
+	direct := NewMemcacheStore(memcache.New(mc.Addr))
+	if _, release, ok, err := direct.LoadOrLock(context.Background(), "app:deadline", "", lockTTL); !ok || err != nil {
+		t.Errorf("after the unlock, LoadOrLock = %v, %v; want the lock", ok, err)
+	} else {
+		release()
 	}
 }

@@ -209,8 +209,25 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 	ks.recordDropped(e.token)
 	m.stats.invalidations.Add(1)
 	m.log(slog.LevelInfo, "dingtoken: DingTalk rejected the token; dropped it", ks.key)
-	m.deleteShared(ctx, ks, f, e)
+	if !m.replaceInStore(ctx, ks, f, e) {
+		m.deleteShared(ctx, ks, f, e)
+	}
 	return true
+}
+
+// replaceInStore starts the refresh that replaces e, a rejected token in a
+// TokenLocker, at once, and reports whether it did: its lock takes e's
+// place in the Store, which a Delete of e would only race and slow down.
+// The caller that retries joins it.
+func (m *Manager) replaceInStore(ctx context.Context, ks *keyState, f Fetcher, e *entry) bool {
+	if _, ok := m.Store.(TokenLocker); !ok || !e.inStore {
+		return false
+	}
+	if fl := ks.failure.Load(); fl != nil && time.Now().Before(fl.retryAt) {
+		return false
+	}
+	_, started := m.join(ctx, ks, f, false)
+	return started
 }
 
 // refreshInBackground starts one refresh of ks unless one is running or the

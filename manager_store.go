@@ -86,8 +86,9 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 		return t, true, nil
 	}
 	if lock.held {
-		// A holder that finished just now saved its token before it let go.
 		if !lock.inPlace {
+			// A holder that finished just now saved its token before it
+			// let go of a lock apart from it.
 			if t, err := m.loadShared(ctx, ks, c); err == nil {
 				letGo()
 				return t, true, nil

@@ -15,7 +15,7 @@ import (
 // and keeps the stale values it names to LoadOrLock.
 type countedStore struct {
 	*MemcacheStore
-	loads, saves, tryLocks, lockLooks, unlocks atomic.Int32
+	loads, saves, tryLocks, lockLooks, unlocks, deletes atomic.Int32
 
 	mu     sync.Mutex
 	stales []string
@@ -29,6 +29,11 @@ func (s *countedStore) Load(ctx context.Context, key string) (Token, error) {
 func (s *countedStore) Save(ctx context.Context, key string, t Token) error {
 	s.saves.Add(1)
 	return s.MemcacheStore.Save(ctx, key, t)
+}
+
+func (s *countedStore) Delete(ctx context.Context, key, stale string) error {
+	s.deletes.Add(1)
+	return s.MemcacheStore.Delete(ctx, key, stale)
 }
 
 func (s *countedStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
@@ -109,9 +114,9 @@ func TestRefreshAheadLocksInPlaceOfItsOwnToken(t *testing.T) {
 }
 
 // TestRevocationLocksInPlaceOfTheRejectedToken: the refresh that replaces a
-// rejected token names it stale, sealed as it was saved, so that one
-// LoadOrLock puts the lock in its place; the other processes then take
-// the new token from the Store.
+// rejected token starts at once and names it stale, sealed as it was
+// saved, so that one LoadOrLock puts the lock in its place, with no Delete
+// racing it; the other processes then take the new token from the Store.
 func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
 	srv := newSim(t)
 	mc := memcachedtest.Start(t)
@@ -131,6 +136,9 @@ func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
 	settle(m)
 	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || stale != sealed.Value {
 		t.Errorf("%d LoadOrLocks, the last naming %q stale; want 2, the refresh's naming the stored %q", looks, stale, sealed.Value)
+	}
+	if n := store.deletes.Load(); n != 0 {
+		t.Errorf("%d Deletes of the rejected token, want none: the lock takes its place", n)
 	}
 	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
 	if got := tokenOf(t, other, f); got == first || got != srv.CurrentToken(testClientID) || srv.Fetches(testClientID) != 2 {

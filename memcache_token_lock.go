@@ -31,11 +31,17 @@ func (s *MemcacheStore) LoadOrLock(ctx context.Context, key, stale string, ttl t
 		Value:      []byte(memcacheLockValue + newOwnerID()),
 		Expiration: int32(max(1, math.Ceil(ttl.Seconds()))),
 	}
-	var r lockLook
+	looked := make(chan lockLook, 1)
 	err := bounded(ctx, func() error {
-		r = s.loadOrLock(lock, stale)
+		r := s.loadOrLock(lock, stale)
+		looked <- r
 		return r.err
 	})
+	var r lockLook // zero if ctx ended first: the look may yet take the lock
+	select {
+	case r = <-looked:
+	default:
+	}
 	if err != nil {
 		err = fmt.Errorf("dingtoken: memcached load or lock: %w", err)
 		if r.sure || !addMayHaveLanded(err) {
@@ -78,10 +84,13 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale string) lockLook {
 			found <- got{item, err}
 		}()
 		err := s.client.Add(lock)
+		if err == nil {
+			// Nothing was there: what the get sees is gone, or our lock.
+			// It finishes on its own.
+			return lockLook{locked: true}
+		}
 		g := <-found
 		switch {
-		case err == nil:
-			return lockLook{locked: true} // nothing was there: what the get saw is gone
 		case !errors.Is(err, memcache.ErrNotStored):
 			return lockLook{err: err}
 		case errors.Is(g.err, memcache.ErrCacheMiss):

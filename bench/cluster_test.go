@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -128,123 +127,8 @@ func clusterSection(t *testing.T, r *report) {
 			fmt.Sprintf("%d of %d runs", exact, clusterRuns), "every run")
 	}
 
-	slowStoreSection(t, r, sim, slow)
-}
-
-// slowStoreSection times one process's cold start, and a request that
-// meets a revoked token, through a memcached that answers storeRoundTrip
-// late, against a fetch alone and a request alone, measured in turn.
-func slowStoreSection(t *testing.T, r *report, sim *dingtalktest.Server, slow *redistest.Proxy) {
-	const delay = 50 * time.Millisecond
-	sim.SetTokenDelay(delay)
-	ctx := context.Background()
-	url := "https://api.dingtalk.com/v1.0/contact/users/me"
-	var fetchOnly, roundTrip, firstTrip, cold, plain, revoked, revokedAtOnce []time.Duration
-	fetches := map[string]int{}
-
-	probe := memcache.New(slow.Addr)
-	probe.Timeout = time.Second
-	defer probe.Close()
-	probe.Get("warm-up") // connects
-
-	// coldManager is a process start: a new client, a new Manager, an app
-	// whose token is in DingTalk but not in memcached.
-	coldManager := func(i int) (*dingtoken.Manager, *memcache.Client, *dingtoken.AppCredentials, time.Duration) {
-		app := fmt.Sprintf("slow-cold-%d-%d", i, time.Now().UnixNano())
-		sim.AddApp(app, stormSecret)
-		f := &dingtoken.AppCredentials{ClientID: app, ClientSecret: stormSecret, HTTPClient: sim.Client()}
-		client := memcache.New(slow.Addr)
-		m := &dingtoken.Manager{Store: dingtoken.NewMemcacheStore(client)}
-		start := time.Now()
-		if _, err := m.Token(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-		return m, client, f, time.Since(start)
-	}
-	// revoke revokes f's token and times the request that meets it.
-	revoke := func(m *dingtoken.Manager, f *dingtoken.AppCredentials) time.Duration {
-		c := &http.Client{Transport: &dingtoken.Transport{Fetcher: f, Manager: m, Base: sim.Transport()}}
-		tok, _ := m.Token(ctx, f)
-		sim.Revoke(tok.Value)
-		start := time.Now()
-		if err := getURL(c, url, false); err != nil {
-			t.Fatal(err)
-		}
-		return time.Since(start)
-	}
-
-	for i := range clusterRuns {
-		app := fmt.Sprintf("slow-%d-%d", i, time.Now().UnixNano())
-		sim.AddApp(app, stormSecret)
-		f := &dingtoken.AppCredentials{ClientID: app, ClientSecret: stormSecret, HTTPClient: sim.Client()}
-		start := time.Now()
-		if _, err := (&dingtoken.Manager{}).Token(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-		fetchOnly = append(fetchOnly, time.Since(start))
-
-		start = time.Now()
-		probe.Get("missing")
-		roundTrip = append(roundTrip, time.Since(start))
-
-		fresh := memcache.New(slow.Addr)
-		start = time.Now()
-		fresh.Get("missing")
-		firstTrip = append(firstTrip, time.Since(start))
-		fresh.Close()
-
-		m, client, f, took := coldManager(i)
-		cold = append(cold, took)
-		m.Flush(ctx) // the lock's release done: the steady state a revocation meets
-		c := &http.Client{Transport: &dingtoken.Transport{Fetcher: f, Manager: m, Base: sim.Transport()}}
-		start = time.Now()
-		if err := getURL(c, url, false); err != nil {
-			t.Fatal(err)
-		}
-		plain = append(plain, time.Since(start))
-		revoked = append(revoked, revoke(m, f))
-		m.Flush(ctx)
-		client.Close()
-		fetches[f.ClientID] = sim.Fetches(f.ClientID)
-
-		// The same, revoked before the cold start's lock release is done.
-		m, client, f, _ = coldManager(i)
-		revokedAtOnce = append(revokedAtOnce, revoke(m, f))
-		m.Flush(ctx)
-		client.Close()
-	}
-	median := func(ds []time.Duration) time.Duration {
-		s := slices.Clone(ds)
-		slices.Sort(s)
-		return s[len(s)/2]
-	}
-	rt, fetch, req := median(roundTrip), median(fetchOnly), median(plain)
-	coldBound := fetch + 2*rt
-	revokedBound := 2*req + fetch + 2*rt
-	exact := 0
-	for _, n := range fetches {
-		if n == 2 { // the first token, and one after the revocation
-			exact++
-		}
-	}
-
-	fmt.Printf("\n### One process and a memcached that answers %v late\n\n", storeRoundTrip)
-	fmt.Printf("%d runs, each with a new app; DingTalk's token endpoint takes %v. ms as median (worst). The bound is\n", clusterRuns, delay)
-	fmt.Print("the fetch and two store round trips (plus, for a revoked token, the two requests), each measured in the same runs.\n\n")
-	fmt.Println("| what | ms | bound, ms | median within bound |")
-	fmt.Println("| --- | ---: | ---: | --- |")
-	fmt.Printf("| a token fetch alone (no Store) | %s | | |\n", durations(fetchOnly))
-	fmt.Printf("| a memcached round trip through the slow proxy, warm client | %s | | |\n", durations(roundTrip))
-	fmt.Printf("| the same on a new client (connection included) | %s | | |\n", durations(firstTrip))
-	fmt.Printf("| a request with the token in memory | %s | | |\n", durations(plain))
-	fmt.Printf("| cold start: a new Manager and client, first token | %s | %.1f | %s |\n", durations(cold), ms(coldBound), verdict(median(cold) <= coldBound))
-	fmt.Printf("| a request that meets its token revoked (drop, refetch, retry) | %s | %.1f | %s |\n", durations(revoked), ms(revokedBound), verdict(median(revoked) <= revokedBound))
-	fmt.Printf("| the same, right after the cold start (its lock's release under way) | %s | %.1f | %s |\n", durations(revokedAtOnce), ms(revokedBound), verdict(median(revokedAtOnce) <= revokedBound))
-	fmt.Printf("\nToken fetches: 2 per run (the first token, one after the revocation) in %d of %d runs.\n", exact, clusterRuns)
-	r.goal(median(cold) <= coldBound, fmt.Sprintf("memcached %v late: cold start ≤ fetch + 2 round trips", storeRoundTrip),
-		fmt.Sprintf("%.1f ms vs %.1f ms", ms(median(cold)), ms(coldBound)), "≤ bound")
-	r.goal(median(revoked) <= revokedBound, fmt.Sprintf("memcached %v late: a revoked token's request ≤ 2 requests + fetch + 2 round trips", storeRoundTrip),
-		fmt.Sprintf("%.1f ms vs %.1f ms", ms(median(revoked)), ms(revokedBound)), "≤ bound")
-	r.goal(exact == clusterRuns, fmt.Sprintf("memcached %v late: 1 fetch per cold start and 1 per revocation", storeRoundTrip),
-		fmt.Sprintf("%d of %d runs", exact, clusterRuns), "every run")
+	slowStoreSection(t, r, sim, slowMemcached(slow))
+	redisSlow := redistest.NewProxy(t, redistest.Start(t).Addr)
+	redisSlow.SetDelay(storeRoundTrip)
+	slowStoreSection(t, r, sim, slowRedis(redisSlow))
 }

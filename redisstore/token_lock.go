@@ -45,19 +45,20 @@ func (s *Store) LoadOrLock(ctx context.Context, key, stale string, ttl time.Dura
 			}
 			return dingtoken.Token{}, unlock, true, err
 		}
-		switch got[0] {
-		case int64(0):
+		answer, _ := got[0].(int64)
+		if answer == 0 {
 			return dingtoken.Token{}, nil, false, nil // another holder's lock
-		case int64(3):
+		}
+		if answer == 3 {
 			corrupt = errors.New("unknown layout")
-			fallthrough
-		case int64(1):
+		}
+		if answer == 1 || answer == 3 {
 			if corrupt != nil {
 				return dingtoken.Token{}, unlock, true, fmt.Errorf("%w under %q, replaced with the refresh lock: %v", ErrCorruptValue, key, corrupt)
 			}
 			return dingtoken.Token{}, unlock, true, nil
 		}
-		v, _ := got[1].(string)
+		v, _ := got[len(got)-1].(string) // {2, value}
 		t, err := decodeValue(v)
 		if err == nil && time.Now().Before(t.Expiry) {
 			return t, nil, false, nil
