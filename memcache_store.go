@@ -39,9 +39,10 @@ const maxMemcacheExpiration = 30 * 24 * time.Hour
 // errCorruptValue is wrapped when a stored value does not decode.
 var errCorruptValue = errors.New("dingtoken: memcached value does not decode")
 
-// MemcacheStore is a [Store] and [Locker] on memcached, shared by every
-// process of a deployment: one process fetches a token under a short lock,
-// the others take it from memcached.
+// MemcacheStore is a [Store], [TokenLocker] and [Locker] on memcached,
+// shared by every process of a deployment: one process fetches a token
+// under a short lock in the token's place, the others take it from
+// memcached.
 //
 // Each key holds the token with its own expiry, so a process that loads it
 // knows exactly how long it lives; memcached's expiration is set to match.
@@ -124,11 +125,11 @@ func (s *MemcacheStore) Delete(ctx context.Context, key string, stale string) er
 	return nil
 }
 
-// TryLock takes the refresh lock for key with memcached's add, which only
-// one process can win; the lock expires after ttl even if its holder dies.
-// When the add timed out after it was sent (its answer may be lost), TryLock
-// reports the error with ok true: the lock may be ours, and unlock removes
-// it if it is. Any other failure is ok false.
+// TryLock takes the lock for key, apart from its token, with memcached's
+// add, which only one process can win; the lock expires after ttl even if
+// its holder dies. When the add timed out after it was sent (its answer
+// may be lost), TryLock reports the error with ok true: the lock may be
+// ours, and unlock removes it if it is. Any other failure is ok false.
 func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
 	lockKey := memcacheKey("lock:" + key)
 	owner := []byte(newOwnerID())

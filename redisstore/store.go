@@ -44,12 +44,15 @@ const (
 // does not decode; the Manager logs and counts it, and treats it as a miss.
 var ErrCorruptValue = errors.New("dingtoken: redis value does not decode")
 
-// Store is a [dingtoken.Store] and [dingtoken.Locker] on Redis. Set its
-// fields before first use; the zero values are the defaults.
+// Store is a [dingtoken.Store], [dingtoken.TokenLocker] and
+// [dingtoken.Locker] on Redis. Set its fields before first use; the zero
+// values are the defaults.
 //
 // Each token lives under Prefix + the fetcher key, as
-// "dt1;<expiry, Unix ms>;<token>", and Redis expires it with the token. The
-// refresh lock of a key lives under Prefix + "lock:" + the fetcher key.
+// "dt1;<expiry, Unix ms>;<token>", and Redis expires it with the token.
+// While a process fetches it, the Manager's refresh lock takes its place
+// (see LoadOrLock). The lock TryLock takes lives under Prefix + "lock:" +
+// the key.
 type Store struct {
 	// Prefix starts every key this Store reads and writes. If empty,
 	// DefaultPrefix is used. Give deployments that share a Redis but must
@@ -135,7 +138,7 @@ func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 	return nil
 }
 
-// TryLock takes the refresh lock for key (SET NX PX with a random owner id),
+// TryLock takes the lock for key (SET NX PX with a random owner id),
 // which only one process can hold; it expires after ttl even if its holder
 // dies. unlock releases it only if this owner still holds it.
 //
