@@ -48,6 +48,11 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"unlockAnyHolder", "Lock/Release"},
 		{"unlockAnyHolder", "Lock/DeadHolder"},
 		{"lockIsToken", "Lock/ApartFromTokens"},
+		{"lockOverFresh", "TokenLock/FindsToken"},
+		{"saveKeepsLock", "TokenLock/SaveEndsLock"},
+		{"deleteTakesLock", "TokenLock/DeleteLeavesLock"},
+		{"inPlaceCheckThenSet", "TokenLock/Exclusive"},
+		{"unlockAnyHolder", "TokenLock/DeadHolder"},
 	} {
 		t.Run(tc.flaw+"/"+tc.subtest, func(t *testing.T) {
 			t.Parallel()
@@ -71,12 +76,14 @@ func TestBrokenChild(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) dingtoken.Store { return &fake{flaw: flaw} })
 }
 
-// fake is a Store and Locker in memory with one optional flaw.
+// fake is a Store, Locker and TokenLocker in memory with one optional
+// flaw.
 type fake struct {
-	flaw   string
-	mu     sync.Mutex
-	tokens map[string]dingtoken.Token
-	locks  map[string]lock
+	flaw    string
+	mu      sync.Mutex
+	tokens  map[string]dingtoken.Token
+	locks   map[string]lock
+	inPlace map[string]lock // refresh locks in their tokens' place
 }
 
 type lock struct {
@@ -95,6 +102,9 @@ func (f *fake) Load(ctx context.Context, key string) (dingtoken.Token, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.tokens[f.key(key)]
+	if time.Now().Before(f.inPlace[f.key(key)].until) {
+		ok = false
+	}
 	if !ok || (f.flaw != "loadIgnoresExpiry" && !time.Now().Before(t.Expiry)) {
 		return dingtoken.Token{}, dingtoken.ErrNotFound
 	}
@@ -111,6 +121,9 @@ func (f *fake) Save(ctx context.Context, key string, t dingtoken.Token) error {
 		t.Expiry = t.Expiry.Truncate(time.Second)
 	}
 	f.tokens[f.key(key)] = t
+	if f.flaw != "saveKeepsLock" {
+		delete(f.inPlace, f.key(key))
+	}
 	if f.flaw == "lockIsToken" {
 		delete(f.locks, f.key(key))
 	}
@@ -134,7 +147,44 @@ func (f *fake) Delete(ctx context.Context, key string, stale string) error {
 	if t, ok := f.tokens[f.key(key)]; ok && (t.Value == stale || f.flaw == "deleteIgnoresStale") {
 		delete(f.tokens, f.key(key))
 	}
+	if f.flaw == "deleteTakesLock" {
+		delete(f.inPlace, f.key(key))
+	}
 	return nil
+}
+
+func (f *fake) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, func(), bool, error) {
+	k := f.key(key)
+	f.mu.Lock()
+	now := time.Now()
+	if now.Before(f.inPlace[k].until) {
+		f.mu.Unlock()
+		return dingtoken.Token{}, nil, false, nil
+	}
+	if t, ok := f.tokens[k]; ok && now.Before(t.Expiry) && t.Value != stale && f.flaw != "lockOverFresh" {
+		f.mu.Unlock()
+		return t, nil, false, nil
+	}
+	if f.flaw == "inPlaceCheckThenSet" {
+		f.mu.Unlock()
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
+	if f.inPlace == nil {
+		f.inPlace = map[string]lock{}
+	}
+	owner := new(int)
+	delete(f.tokens, k)
+	f.inPlace[k] = lock{owner: owner, until: now.Add(ttl)}
+	return dingtoken.Token{}, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.inPlace[k].owner == owner || f.flaw == "unlockAnyHolder" {
+			delete(f.inPlace, k)
+		}
+	}, true, nil
 }
 
 func (f *fake) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
