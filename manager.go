@@ -158,7 +158,8 @@ func (m *Manager) served(e *entry) {
 // Invalidate drops the token for f if its value is still stale, both here and
 // in the Store, so that the next Token call gets a fresh one. Many callers
 // reporting the same rejected token cause one refresh: only the first finds
-// stale still cached.
+// stale still cached. With a [TokenLocker] that holds the token, that
+// refresh starts at once, and its lock takes the token's place there.
 //
 // Rejections are damped as a chain: the first rejection of a token always
 // drops it, but when the token fetched to replace a rejected one is rejected
@@ -213,21 +214,6 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		m.deleteShared(ctx, ks, f, e)
 	}
 	return true
-}
-
-// replaceInStore starts the refresh that replaces e, a rejected token in a
-// TokenLocker, at once, and reports whether it did: its lock takes e's
-// place in the Store, which a Delete of e would only race and slow down.
-// The caller that retries joins it.
-func (m *Manager) replaceInStore(ctx context.Context, ks *keyState, f Fetcher, e *entry) bool {
-	if _, ok := m.Store.(TokenLocker); !ok || !e.inStore {
-		return false
-	}
-	if fl := ks.failure.Load(); fl != nil && time.Now().Before(fl.retryAt) {
-		return false
-	}
-	_, started := m.join(ctx, ks, f, false)
-	return started
 }
 
 // refreshInBackground starts one refresh of ks unless one is running or the

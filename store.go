@@ -59,7 +59,9 @@ type Locker interface {
 type TokenLocker interface {
 	// LoadOrLock returns the token stored under key, with locked false,
 	// if it has not expired and its value is not stale. If another holder
-	// has key's lock, it returns a zero Token, locked false and no error.
+	// has key's lock, or what is there keeps changing under it (another
+	// process is at work), it returns a zero Token, locked false and no
+	// error.
 	// Otherwise (nothing stored, an expired token, the stale one, or a
 	// value that does not decode) it puts the lock, for at most ttl, in
 	// place of what is there, if that is unchanged, and returns locked
