@@ -3,6 +3,7 @@ package dingtoken
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,5 +144,33 @@ func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
 	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
 	if got := tokenOf(t, other, f); got == first || got != srv.CurrentToken(testClientID) || srv.Fetches(testClientID) != 2 {
 		t.Errorf("another process got a token after %d fetches; want the new one from the Store, after 2", srv.Fetches(testClientID))
+	}
+}
+
+// TestUnwantedTokenIsLockedOverOnASecondLook: the Store holds a token this
+// process does not want and did not name stale (older than its own): the
+// refresh names it on a second LoadOrLock, which takes its place.
+func TestUnwantedTokenIsLockedOverOnASecondLook(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
+	m := &Manager{Store: store}
+	f, fetches := sequenceFetcher("app:older", time.Hour)
+	first := warm(t, m, f)
+	older := Token{Value: "tok-older", Expiry: time.Now().Add(30 * time.Minute)}
+	if err := store.MemcacheStore.Save(context.Background(), f.Key(), older); err != nil {
+		t.Fatal(err)
+	}
+	m.state(f).current.Load().due.Store(true)
+	tokenOf(t, m, f)
+	settle(m)
+	store.mu.Lock()
+	stales := slices.Clone(store.stales)
+	store.mu.Unlock()
+	if want := []string{"", first, older.Value}; !slices.Equal(stales, want) {
+		t.Errorf("LoadOrLocks named %q stale, want %q", stales, want)
+	}
+	stored, err := store.MemcacheStore.Load(context.Background(), f.Key())
+	if err != nil || stored.Value != "tok-2" || fetches.Load() != 2 {
+		t.Errorf("the Store holds %v, %v after %d fetches; want the refreshed tok-2 after 2", stored, err, fetches.Load())
 	}
 }
