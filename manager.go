@@ -84,6 +84,7 @@ type Manager struct {
 	stats     counters
 
 	forgetAfter time.Duration // how long idle keys are kept; zero: defaultIdleAfter (tests shorten it)
+	lockLife    time.Duration // the refresh lock's TTL; zero: lockTTL (tests shorten it)
 
 	testHookBeforeJoin func() // called by a caller that found no backoff, before it joins or starts a refresh
 	testHookDropped    func() // called by invalidate right after it dropped the token

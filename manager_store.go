@@ -10,13 +10,14 @@ import (
 )
 
 const (
-	// The cluster refresh lock outlives a normal fetch. A process that finds
-	// it taken waits while it is held, watching for the holder's token, and
+	// The cluster refresh lock outlives a normal fetch, and a TokenLocker's
+	// holder extends it while a slow one runs. A process that finds it
+	// taken waits while it is held, watching for the holder's token, and
 	// fetches on its own once the lock is gone without one.
 	lockTTL = 15 * time.Second
-	// lockWaitLimit ends a wait on a lock that outlives its TTL (a Store
-	// that does not expire it).
-	lockWaitLimit = lockTTL + 2*time.Second
+	// lockWaitSlack: a wait on a lock ends this long after the lock should
+	// have gone (lockWaitLimit), for a Store that does not expire it.
+	lockWaitSlack = 2 * time.Second
 	// Waiters look again after a tenth of the time waited so far, so they
 	// have the holder's token within about 1.1 times the holder's time.
 	minLockPoll = 5 * time.Millisecond
@@ -100,7 +101,7 @@ func (m *Manager) obtain(ctx context.Context, ks *keyState, f Fetcher, backgroun
 			return t, true, nil
 		}
 	}
-	if t, err = m.fetch(ctx, ks, f, background); err != nil {
+	if t, err = m.fetchUnder(ctx, ks, f, background, lock); err != nil {
 		letGo()
 		return Token{}, false, err
 	}
@@ -162,7 +163,28 @@ type lockResult struct {
 	held    bool
 	inPlace bool // a TokenLocker's lock: no token is stored, and a save ends it
 	unlock  func()
+	extend  func(context.Context, time.Duration) error // nil if the lock cannot be extended
 	err     error
+}
+
+// lockWaitLimit ends a wait on a lock that outlives its holder, for a
+// Store that does not expire it: its TTL, or, for a TokenLocker's lock,
+// which its holder extends while it fetches, the holder's longest fetch
+// and save.
+func (m *Manager) lockWaitLimit() time.Duration {
+	limit := m.lockTTL()
+	if _, ok := m.Store.(TokenLocker); ok {
+		limit = max(limit, m.refreshTimeout()+m.storeTimeout())
+	}
+	return limit + lockWaitSlack
+}
+
+// lockTTL is how long a refresh lock lives unless its holder extends it.
+func (m *Manager) lockTTL() time.Duration {
+	if m.lockLife > 0 {
+		return m.lockLife
+	}
+	return lockTTL
 }
 
 func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lockResult {
@@ -171,7 +193,7 @@ func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lock
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
-	unlock, ok, err := locker.TryLock(sctx, ks.key, lockTTL)
+	unlock, ok, err := locker.TryLock(sctx, ks.key, m.lockTTL())
 	if err != nil {
 		m.storeError("lock", ks.key, err)
 		if !ok {
@@ -278,7 +300,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec) (Toke
 			return Token{}, errLockFreed
 		}
 		waited := time.Since(start)
-		if waited > lockWaitLimit {
+		if waited > m.lockWaitLimit() {
 			m.log(slog.LevelWarn, "dingtoken: the refresh lock outlived its TTL; fetching", ks.key)
 			return Token{}, errLockFreed
 		}

@@ -15,19 +15,23 @@ func (m *Manager) loadOrLock(ctx context.Context, ks *keyState, c *codec, tl Tok
 	stale := m.unwanted(ks, c)
 	for attempt := 0; ; attempt++ {
 		sctx, cancel := m.storeContext(ctx)
-		raw, unlock, locked, err := tl.LoadOrLock(sctx, ks.key, stale, lockTTL)
+		raw, lock, err := tl.LoadOrLock(sctx, ks.key, stale, m.lockTTL())
 		cancel()
+		held := lockResult{held: true, inPlace: true}
+		if lock != nil {
+			held.unlock, held.extend = lock.Unlock, lock.Extend
+		}
 		if err != nil {
 			m.storeError("lock", ks.key, err)
-			if !locked {
+			if lock == nil {
 				return Token{}, err, lockResult{err: err}
 			}
 			// The lock may be ours: act as its holder, and release it.
-			return Token{}, ErrNotFound, lockResult{held: true, unlock: unlock, inPlace: true}
+			return Token{}, ErrNotFound, held
 		}
 		m.store.succeeded()
-		if locked {
-			return Token{}, ErrNotFound, lockResult{held: true, unlock: unlock, inPlace: true}
+		if lock != nil {
+			return Token{}, ErrNotFound, held
 		}
 		if raw.Value == "" {
 			return Token{}, ErrNotFound, lockResult{} // another holder's
@@ -73,4 +77,43 @@ func (m *Manager) replaceInStore(ctx context.Context, ks *keyState, f Fetcher, e
 	}
 	_, started := m.join(ctx, ks, f, false)
 	return started
+}
+
+// fetchUnder fetches while holding lock, if any, and keeps the lock alive
+// while the fetch runs.
+func (m *Manager) fetchUnder(ctx context.Context, ks *keyState, f Fetcher, background bool, lock lockResult) (Token, error) {
+	defer m.keepLock(ks, lock)()
+	return m.fetch(ctx, ks, f, background)
+}
+
+// keepLock extends a lock every third of its TTL until the returned stop is
+// called, so that a fetch slower than the TTL (DingTalk failing, and the
+// fetch retried) keeps the other processes waiting for its token instead of
+// each fetching on its own. A lock that cannot be extended is left to
+// expire.
+func (m *Manager) keepLock(ks *keyState, lock lockResult) (stop func()) {
+	if !lock.held || lock.extend == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	ttl := m.lockTTL()
+	m.background(func() {
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := m.storeContext(context.Background())
+			err := lock.extend(ctx, ttl)
+			cancel()
+			if err != nil {
+				m.storeError("lock", ks.key, err)
+				return
+			}
+		}
+	})
+	return func() { close(done) }
 }

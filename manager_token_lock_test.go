@@ -42,17 +42,18 @@ func (s *countedStore) TryLock(ctx context.Context, key string, ttl time.Duratio
 	return s.MemcacheStore.TryLock(ctx, key, ttl)
 }
 
-func (s *countedStore) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, func(), bool, error) {
+func (s *countedStore) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, *HeldLock, error) {
 	s.lockLooks.Add(1)
 	s.mu.Lock()
 	s.stales = append(s.stales, stale)
 	s.mu.Unlock()
-	t, unlock, locked, err := s.MemcacheStore.LoadOrLock(ctx, key, stale, ttl)
-	if unlock != nil {
-		release := unlock
-		unlock = func() { s.unlocks.Add(1); release() }
+	t, lock, err := s.MemcacheStore.LoadOrLock(ctx, key, stale, ttl)
+	if lock != nil {
+		counted := *lock
+		counted.Unlock = func() { s.unlocks.Add(1); lock.Unlock() }
+		lock = &counted
 	}
-	return t, unlock, locked, err
+	return t, lock, err
 }
 
 // calls returns the counts as "loads saves tryLocks lockLooks unlocks".
@@ -172,5 +173,30 @@ func TestUnwantedTokenIsLockedOverOnASecondLook(t *testing.T) {
 	stored, err := store.MemcacheStore.Load(context.Background(), f.Key())
 	if err != nil || stored.Value != "tok-2" || fetches.Load() != 2 {
 		t.Errorf("the Store holds %v, %v after %d fetches; want the refreshed tok-2 after 2", stored, err, fetches.Load())
+	}
+}
+
+// TestSlowFetchKeepsItsLock: a fetch that outlasts the refresh lock's TTL
+// (DingTalk failing, the fetch retried) extends the lock as it runs, so
+// the replicas waiting for its token do not each fetch once the lock would
+// have expired, nor give up waiting once its TTL and slack are over.
+func TestSlowFetchKeepsItsLock(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	var fetches atomic.Int32
+	f := FetcherFunc("app:slow-fetch", func(ctx context.Context) (Token, error) {
+		if fetches.Add(1) == 1 {
+			time.Sleep(6 * time.Second) // three times the lock's TTL; a slow DingTalk, not synchronisation
+		}
+		return Token{Value: "tok-slow", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	ms := replicas(3, func(m *Manager) { m.lockLife = 2 * time.Second }, mc.Addr)
+	tokens, _ := coldStart(t, ms, func() Fetcher { return f }, 20*time.Second)
+	for i, tok := range tokens {
+		if tok != "tok-slow" {
+			t.Errorf("replica %d got %q, want the slow fetch's token", i, tok)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("%d fetches for 3 replicas, want 1: the waiters fetched on their own", n)
 	}
 }

@@ -133,7 +133,7 @@ func (s *MemcacheStore) Delete(ctx context.Context, key string, stale string) er
 func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
 	lockKey := memcacheKey("lock:" + key)
 	owner := []byte(newOwnerID())
-	item := &memcache.Item{Key: lockKey, Value: owner, Expiration: int32(max(1, math.Ceil(ttl.Seconds())))}
+	item := &memcache.Item{Key: lockKey, Value: owner, Expiration: lockExpiration(ttl)}
 	err := bounded(ctx, func() error { return s.client.Add(item) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		return nil, false, nil

@@ -24,13 +24,9 @@ const memcacheLockValue = memcacheValueVersion + ";1;"
 // replaced with the lock by a cas, one more round trip, so that a value
 // saved meanwhile survives; one that did not decode is reported as an
 // error wrapping errCorruptValue, with the lock taken.
-func (s *MemcacheStore) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, func(), bool, error) {
+func (s *MemcacheStore) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, *HeldLock, error) {
 	mkey := memcacheKey(key)
-	lock := &memcache.Item{
-		Key:        mkey,
-		Value:      []byte(memcacheLockValue + newOwnerID()),
-		Expiration: int32(max(1, math.Ceil(ttl.Seconds()))),
-	}
+	lock := &memcache.Item{Key: mkey, Value: []byte(memcacheLockValue + newOwnerID()), Expiration: lockExpiration(ttl)}
 	looked := make(chan lockLook, 1)
 	err := bounded(ctx, func() error {
 		r := s.loadOrLock(lock, stale)
@@ -42,23 +38,59 @@ func (s *MemcacheStore) LoadOrLock(ctx context.Context, key, stale string, ttl t
 	case r = <-looked:
 	default:
 	}
+	held := func(uncertain bool) *HeldLock {
+		return &HeldLock{
+			Unlock: func() { s.releaseLock(mkey, lock.Value, uncertain) },
+			Extend: func(ctx context.Context, ttl time.Duration) error { return s.extendLock(ctx, mkey, lock.Value, ttl) },
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("dingtoken: memcached load or lock: %w", err)
 		if r.sure || !addMayHaveLanded(err) {
-			return Token{}, nil, false, err
+			return Token{}, nil, err
 		}
 		// An add or cas whose answer was lost may have put the lock there.
-		return Token{}, func() { s.releaseLock(mkey, lock.Value, true) }, true, err
+		return Token{}, held(true), err
 	}
 	if !r.locked {
-		return r.token, nil, false, nil
+		return r.token, nil, nil
 	}
-	unlock := func() { s.releaseLock(mkey, lock.Value, false) }
 	if r.corrupt != nil {
-		return Token{}, unlock, true, fmt.Errorf("%w under %q, replaced with the refresh lock: %v", errCorruptValue, key, r.corrupt)
+		return Token{}, held(false), fmt.Errorf("%w under %q, replaced with the refresh lock: %v", errCorruptValue, key, r.corrupt)
 	}
-	return Token{}, unlock, true, nil
+	return Token{}, held(false), nil
 }
+
+// extendLock makes the lock value under mkey live ttl from now if it is
+// still there, with a gets/cas pair: a token saved over it, or another
+// holder's lock, is left alone.
+func (s *MemcacheStore) extendLock(ctx context.Context, mkey string, value []byte, ttl time.Duration) error {
+	err := bounded(ctx, func() error {
+		item, err := s.client.Get(mkey)
+		if err != nil {
+			return err
+		}
+		if string(item.Value) != string(value) {
+			return errLockGone
+		}
+		item.Expiration = lockExpiration(ttl)
+		return s.client.CompareAndSwap(item)
+	})
+	if errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrNotStored) {
+		err = errLockGone
+	}
+	if err != nil {
+		return fmt.Errorf("dingtoken: memcached lock extension: %w", err)
+	}
+	return nil
+}
+
+// errLockGone: the lock to extend is no longer there, or not its holder's.
+var errLockGone = errors.New("the refresh lock is gone")
+
+// lockExpiration is memcached's expiration for a lock of ttl: whole
+// seconds, at least one.
+func lockExpiration(ttl time.Duration) int32 { return int32(max(1, math.Ceil(ttl.Seconds()))) }
 
 // lockLook is what loadOrLock found.
 type lockLook struct {

@@ -57,22 +57,30 @@ type Locker interface {
 // holds it as ErrNotFound, Save replaces it, Delete leaves it alone, and a
 // Locker's TryLock of the same key is another lock.
 type TokenLocker interface {
-	// LoadOrLock returns the token stored under key, with locked false,
-	// if it has not expired and its value is not stale. If another holder
-	// has key's lock, or what is there keeps changing under it (another
-	// process is at work), it returns a zero Token, locked false and no
-	// error.
-	// Otherwise (nothing stored, an expired token, the stale one, or a
-	// value that does not decode) it puts the lock, for at most ttl, in
-	// place of what is there, if that is unchanged, and returns locked
-	// true and unlock, which removes the lock if it is still there and
-	// ours; after a Save there is nothing to remove.
+	// LoadOrLock returns the token stored under key, and a nil lock, if it
+	// has not expired and its value is not stale. If another holder has
+	// key's lock, or what is there keeps changing under it (another
+	// process is at work), it returns a zero Token, a nil lock and no
+	// error. Otherwise (nothing stored, an expired token, the stale one,
+	// or a value that does not decode) it puts the lock, for at most ttl,
+	// in place of what is there, if that is unchanged, and returns it.
 	//
 	// When it holds the lock, or may, despite a failure, LoadOrLock
-	// returns the error with locked true and an unlock: as with TryLock,
-	// when its answer was lost to a timeout; and when the value it
-	// replaced did not decode.
-	LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (t Token, unlock func(), locked bool, err error)
+	// returns the error with the lock: as with TryLock, when its answer
+	// was lost to a timeout; and when the value it replaced did not
+	// decode.
+	LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, *HeldLock, error)
+}
+
+// HeldLock is a refresh lock a [TokenLocker] took in a token's place.
+type HeldLock struct {
+	// Unlock removes the lock if it is still there and its holder's; after
+	// the token's Save there is nothing to remove.
+	Unlock func()
+	// Extend makes the lock live ttl from now, if it is still there and
+	// its holder's, so that a fetch slower than the lock's ttl keeps it;
+	// it returns an error if the lock is gone. Nil if the Store cannot.
+	Extend func(ctx context.Context, ttl time.Duration) error
 }
 
 // MemoryStore is a [Store] and [Locker] held in this process's memory. It is

@@ -191,11 +191,11 @@ func warm(t *testing.T, s *Store) {
 		t.Fatalf("warm-up TryLock = %v, %v", ok, err)
 	}
 	unlock()
-	_, unlock, ok, err = s.LoadOrLock(context.Background(), "app:warm-up", "", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("warm-up LoadOrLock = %v, %v", ok, err)
+	_, lock, err := s.LoadOrLock(context.Background(), "app:warm-up", "", time.Minute)
+	if err != nil || lock == nil {
+		t.Fatalf("warm-up LoadOrLock = %v, %v", lock, err)
 	}
-	unlock()
+	lock.Unlock()
 }
 
 // TestLostLoadOrLockAnswerIsResent: as TestLostLockAnswerIsResent, for the
@@ -206,15 +206,15 @@ func TestLostLoadOrLockAnswerIsResent(t *testing.T) {
 	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), countTimeout)
 	warm(t, s)
 	proxy.CutNextAnswer()
-	_, unlock, ok, err := s.LoadOrLock(context.Background(), "app:lost", "", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("LoadOrLock whose first answer was lost = %v, %v; want the lock taken", ok, err)
+	_, lock, err := s.LoadOrLock(context.Background(), "app:lost", "", time.Minute)
+	if err != nil || lock == nil {
+		t.Fatalf("LoadOrLock whose first answer was lost = %v, %v; want the lock taken", lock, err)
 	}
 	other := newStore(t, newClient(t, srv.Addr), s.Prefix, countTimeout)
-	if got, _, ok, err := other.LoadOrLock(context.Background(), "app:lost", "", time.Minute); ok || err != nil || got.Value != "" {
-		t.Fatalf("another process's LoadOrLock = %v, %v, %v; want our lock found", got, ok, err)
+	if got, theirs, err := other.LoadOrLock(context.Background(), "app:lost", "", time.Minute); theirs != nil || err != nil || got.Value != "" {
+		t.Fatalf("another process's LoadOrLock = %v, %v, %v; want our lock found", got, theirs, err)
 	}
-	unlock()
+	lock.Unlock()
 	if n, err := srv.Do("EXISTS", s.tokenKey("app:lost")); err != nil || n != int64(0) {
 		t.Errorf("after unlock: EXISTS = %v, %v; want 0", n, err)
 	}
@@ -228,14 +228,14 @@ func TestUncertainLoadOrLockIsReleased(t *testing.T) {
 	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 300*time.Millisecond)
 	warm(t, s)
 	proxy.HoldNextAnswer(3 * time.Second)
-	_, unlock, ok, err := s.LoadOrLock(context.Background(), "app:late", "", time.Minute)
-	if err == nil || !ok || unlock == nil {
-		t.Fatalf("LoadOrLock whose answer is late = %v, %v; want the error, and the lock as maybe ours", ok, err)
+	_, lock, err := s.LoadOrLock(context.Background(), "app:late", "", time.Minute)
+	if err == nil || lock == nil {
+		t.Fatalf("LoadOrLock whose answer is late = %v, %v; want the error, and the lock as maybe ours", lock, err)
 	}
 	if n, err := srv.Do("EXISTS", s.tokenKey("app:late")); err != nil || n != int64(1) {
 		t.Fatalf("the late LoadOrLock's lock: EXISTS = %v, %v; want 1, taken", n, err)
 	}
-	unlock()
+	lock.Unlock()
 	if n, err := srv.Do("EXISTS", s.tokenKey("app:late")); err != nil || n != int64(0) {
 		t.Errorf("after a LoadOrLock with a late answer: EXISTS = %v, %v; want 0, released", n, err)
 	}

@@ -55,3 +55,10 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {answer}
 `)
+
+// extendScript makes the lock KEYS[1] live ARGV[2] ms more if owner value
+// ARGV[1] still holds it.
+var extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)

@@ -153,10 +153,9 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent
 	}
 	lockKey, owner := s.lockKey(key), newOwnerID()
-	ms := max(1, (ttl + time.Millisecond - 1).Milliseconds())
 	var got int64
 	err = s.call(ctx, func(ctx context.Context) (err error) {
-		got, err = lockScript.Run(ctx, s.client, []string{lockKey}, owner, ms).Int64()
+		got, err = lockScript.Run(ctx, s.client, []string{lockKey}, owner, milliseconds(ttl)).Int64()
 		return err
 	})
 	unlock = func() { s.release(lockKey, owner) }

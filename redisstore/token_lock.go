@@ -24,47 +24,71 @@ const lockValue = valueVersion + ";1;"
 // As with TryLock, a call whose answer came later than the Store's Timeout
 // reports the error with the lock as maybe ours, and a resent call that
 // finds its own lock counts it as taken.
-func (s *Store) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, func(), bool, error) {
+func (s *Store) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
 	if err := ctx.Err(); err != nil {
-		return dingtoken.Token{}, nil, false, fmt.Errorf("dingtoken: redis load or lock: %w", err) // nothing sent
+		return dingtoken.Token{}, nil, fmt.Errorf("dingtoken: redis load or lock: %w", err) // nothing sent
 	}
 	tokenKey, lock := s.tokenKey(key), lockValue+newOwnerID()
-	ms := max(1, (ttl + time.Millisecond - 1).Milliseconds())
-	unlock := func() { s.release(tokenKey, lock) }
+	held := &dingtoken.HeldLock{
+		Unlock: func() { s.release(tokenKey, lock) },
+		Extend: func(ctx context.Context, ttl time.Duration) error { return s.extend(ctx, tokenKey, lock, ttl) },
+	}
 	var corrupt error // why the value the next call replaces does not decode
 	for range 2 {
 		var got []any
 		err := s.call(ctx, func(ctx context.Context) (err error) {
-			got, err = loadOrLockScript.Run(ctx, s.client, []string{tokenKey}, lock, ms, stale).Slice()
+			got, err = loadOrLockScript.Run(ctx, s.client, []string{tokenKey}, lock, milliseconds(ttl), stale).Slice()
 			return err
 		})
 		if err != nil {
 			err = fmt.Errorf("dingtoken: redis load or lock: %w", err)
 			if !mayHaveLanded(err) {
-				return dingtoken.Token{}, nil, false, err
+				return dingtoken.Token{}, nil, err
 			}
-			return dingtoken.Token{}, unlock, true, err
+			return dingtoken.Token{}, held, err
 		}
 		answer, _ := got[0].(int64)
 		if answer == 0 {
-			return dingtoken.Token{}, nil, false, nil // another holder's lock
+			return dingtoken.Token{}, nil, nil // another holder's lock
 		}
 		if answer == 3 {
 			corrupt = errors.New("unknown layout")
 		}
 		if answer == 1 || answer == 3 {
 			if corrupt != nil {
-				return dingtoken.Token{}, unlock, true, fmt.Errorf("%w under %q, replaced with the refresh lock: %v", ErrCorruptValue, key, corrupt)
+				return dingtoken.Token{}, held, fmt.Errorf("%w under %q, replaced with the refresh lock: %v", ErrCorruptValue, key, corrupt)
 			}
-			return dingtoken.Token{}, unlock, true, nil
+			return dingtoken.Token{}, held, nil
 		}
 		v, _ := got[len(got)-1].(string) // {2, value}
 		t, err := decodeValue(v)
 		if err == nil && time.Now().Before(t.Expiry) {
-			return t, nil, false, nil
+			return t, nil, nil
 		}
 		// Expired, or not a token after all: the next call replaces it.
 		corrupt, stale = err, valueToken(v)
 	}
-	return dingtoken.Token{}, nil, false, nil // changing under us: another process is at work
+	return dingtoken.Token{}, nil, nil // changing under us: another process is at work
+}
+
+// extend makes the lock under tokenKey live ttl from now if it is still
+// lock, in one script.
+func (s *Store) extend(ctx context.Context, tokenKey, lock string, ttl time.Duration) error {
+	var n int64
+	err := s.call(ctx, func(ctx context.Context) (err error) {
+		n, err = extendScript.Run(ctx, s.client, []string{tokenKey}, lock, milliseconds(ttl)).Int64()
+		return err
+	})
+	if err == nil && n != 1 {
+		err = errors.New("the refresh lock is gone")
+	}
+	if err != nil {
+		return fmt.Errorf("dingtoken: redis lock extension: %w", err)
+	}
+	return nil
+}
+
+// milliseconds is ttl in Redis's PX, rounded up, at least 1.
+func milliseconds(ttl time.Duration) int64 {
+	return max(1, (ttl + time.Millisecond - 1).Milliseconds())
 }

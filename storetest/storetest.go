@@ -15,8 +15,9 @@
 // has one, has one holder at a time, is released only by its holder and
 // expires when its holder dies; a [dingtoken.TokenLocker]'s lock in the
 // token's place reads as a miss, replaces a stale token but never a fresh
-// one, ends with the token's Save, and is just as exclusive; and all of it
-// holds under concurrent use and for any key. It takes a few seconds, most
+// one, ends with the token's Save, is just as exclusive, and outlives its
+// ttl when extended; and all of it holds under concurrent use and for any
+// key. It takes a few seconds, most
 // of them waiting for a 1 s token and 2 s locks to expire.
 package storetest
 

@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"runtime"
@@ -53,6 +54,8 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"deleteTakesLock", "TokenLock/DeleteLeavesLock"},
 		{"inPlaceCheckThenSet", "TokenLock/Exclusive"},
 		{"unlockAnyHolder", "TokenLock/DeadHolder"},
+		{"extendIgnored", "TokenLock/Extend"},
+		{"extendOverToken", "TokenLock/Extend"},
 	} {
 		t.Run(tc.flaw+"/"+tc.subtest, func(t *testing.T) {
 			t.Parallel()
@@ -153,17 +156,17 @@ func (f *fake) Delete(ctx context.Context, key string, stale string) error {
 	return nil
 }
 
-func (f *fake) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, func(), bool, error) {
+func (f *fake) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
 	k := f.key(key)
 	f.mu.Lock()
 	now := time.Now()
 	if now.Before(f.inPlace[k].until) {
 		f.mu.Unlock()
-		return dingtoken.Token{}, nil, false, nil
+		return dingtoken.Token{}, nil, nil
 	}
 	if t, ok := f.tokens[k]; ok && now.Before(t.Expiry) && t.Value != stale && f.flaw != "lockOverFresh" {
 		f.mu.Unlock()
-		return t, nil, false, nil
+		return t, nil, nil
 	}
 	if f.flaw == "inPlaceCheckThenSet" {
 		f.mu.Unlock()
@@ -178,13 +181,27 @@ func (f *fake) LoadOrLock(ctx context.Context, key, stale string, ttl time.Durat
 	owner := new(int)
 	delete(f.tokens, k)
 	f.inPlace[k] = lock{owner: owner, until: now.Add(ttl)}
-	return dingtoken.Token{}, func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.inPlace[k].owner == owner || f.flaw == "unlockAnyHolder" {
-			delete(f.inPlace, k)
-		}
-	}, true, nil
+	return dingtoken.Token{}, &dingtoken.HeldLock{
+		Unlock: func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.inPlace[k].owner == owner || f.flaw == "unlockAnyHolder" {
+				delete(f.inPlace, k)
+			}
+		},
+		Extend: func(ctx context.Context, ttl time.Duration) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.flaw == "extendIgnored" {
+				return nil
+			}
+			if f.inPlace[k].owner != owner && f.flaw != "extendOverToken" {
+				return errors.New("the lock is gone")
+			}
+			f.inPlace[k] = lock{owner: owner, until: time.Now().Add(ttl)}
+			return nil
+		},
+	}, nil
 }
 
 func (f *fake) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {

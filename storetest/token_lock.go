@@ -29,6 +29,7 @@ func runTokenLock(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 	t.Run("Exclusive", func(t *testing.T) { _, tl := tokenLocker(t); testTokenLockExclusive(t, tl) })
 	t.Run("Keys", func(t *testing.T) { _, tl := tokenLocker(t); testTokenLockKeys(t, tl) })
 	t.Run("DeadHolder", func(t *testing.T) { _, tl := tokenLocker(t); testTokenLockDeadHolder(t, tl) })
+	t.Run("Extend", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockExtend(t, s, tl) })
 }
 
 // testTokenLockWhereEmpty: an empty key is locked; the lock reads as a miss,
@@ -48,12 +49,12 @@ func testTokenLockWhereEmpty(t *testing.T, s dingtoken.Store, tl dingtoken.Token
 func testTokenLockFindsToken(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
 	tok := dingtoken.Token{Value: "tok-found", Expiry: time.Now().Add(time.Hour)}
 	mustSave(t, s, "app:found", tok)
-	got, unlock, locked, err := tl.LoadOrLock(context.Background(), "app:found", "tok-other", longTTL)
-	if err != nil || locked {
-		if locked {
-			unlock()
+	got, lock, err := tl.LoadOrLock(context.Background(), "app:found", "tok-other", longTTL)
+	if err != nil || lock != nil {
+		if lock != nil {
+			lock.Unlock()
 		}
-		t.Fatalf("LoadOrLock of a stored token = locked %v, %v; want the token", locked, err)
+		t.Fatalf("LoadOrLock of a stored token = lock %v, %v; want the token", lock != nil, err)
 	}
 	checkToken(t, "LoadOrLock of a stored token", got, tok)
 	mustLockInPlace(t, tl, "app:found", "tok-found")
@@ -95,11 +96,11 @@ func testTokenLockExclusive(t *testing.T, tl dingtoken.TokenLocker) {
 		var wg sync.WaitGroup
 		for range n {
 			wg.Go(func() {
-				_, _, locked, err := tl.LoadOrLock(context.Background(), key, "tok-stale", longTTL)
+				_, lock, err := tl.LoadOrLock(context.Background(), key, "tok-stale", longTTL)
 				if err != nil {
 					t.Errorf("LoadOrLock(%q): %v", key, err)
 				}
-				if locked {
+				if lock != nil {
 					won.Add(1)
 				}
 			})
@@ -127,9 +128,9 @@ func testTokenLockKeys(t *testing.T, tl dingtoken.TokenLocker) {
 func testTokenLockDeadHolder(t *testing.T, tl dingtoken.TokenLocker) {
 	const ttl = 2 * shortTTL
 	taken := time.Now()
-	_, dead, locked, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", ttl)
-	if err != nil || !locked {
-		t.Fatalf("LoadOrLock of an empty key = locked %v, %v; want the lock", locked, err)
+	_, dead, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", ttl)
+	if err != nil || dead == nil {
+		t.Fatalf("LoadOrLock of an empty key = lock %v, %v; want the lock", dead != nil, err)
 	}
 	var next func()
 	deadline := time.Now().Add(ttl + eventually)
@@ -138,39 +139,69 @@ func testTokenLockDeadHolder(t *testing.T, tl dingtoken.TokenLocker) {
 			t.Fatalf("a lock taken for %v was still held after %v", ttl, time.Since(taken))
 		}
 		time.Sleep(20 * time.Millisecond) // polling the clock, not synchronising
-		_, unlock, locked, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", longTTL)
+		_, lock, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", longTTL)
 		if err != nil {
 			t.Fatalf("LoadOrLock: %v", err)
 		}
-		if locked {
+		if lock != nil {
 			if time.Since(taken) < ttl-time.Second {
 				t.Fatalf("LoadOrLock %v after another took the lock for %v got it too", time.Since(taken), ttl)
 			}
-			next = unlock
+			next = lock.Unlock
 		}
 	}
-	dead()
+	dead.Unlock()
 	mustFindHolder(t, tl, "app:dead-holder", "", "after an expired holder's late unlock")
 	next()
 }
 
 func mustLockInPlace(t *testing.T, tl dingtoken.TokenLocker, key, stale string) (unlock func()) {
 	t.Helper()
-	got, unlock, locked, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
-	if err != nil || !locked {
-		t.Fatalf("LoadOrLock(%q, stale %q) = %v, locked %v, %v; want the lock", abbrev(key), stale, got, locked, err)
+	return mustHoldInPlace(t, tl, key, stale, longTTL).Unlock
+}
+
+func mustHoldInPlace(t *testing.T, tl dingtoken.TokenLocker, key, stale string, ttl time.Duration) *dingtoken.HeldLock {
+	t.Helper()
+	got, lock, err := tl.LoadOrLock(context.Background(), key, stale, ttl)
+	if err != nil || lock == nil {
+		t.Fatalf("LoadOrLock(%q, stale %q) = %v, lock %v, %v; want the lock", abbrev(key), stale, got, lock != nil, err)
 	}
-	return unlock
+	return lock
 }
 
 // mustFindHolder: LoadOrLock finds another holder's lock: no token, no lock.
 func mustFindHolder(t *testing.T, tl dingtoken.TokenLocker, key, stale, when string) {
 	t.Helper()
-	got, unlock, locked, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
-	if locked {
-		unlock()
+	got, lock, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
+	if lock != nil {
+		lock.Unlock()
 	}
-	if err != nil || locked || got.Value != "" {
-		t.Fatalf("LoadOrLock(%q) %s = %v, locked %v, %v; want another holder's lock found", abbrev(key), when, got, locked, err)
+	if err != nil || lock != nil || got.Value != "" {
+		t.Fatalf("LoadOrLock(%q) %s = %v, lock %v, %v; want another holder's lock found", abbrev(key), when, got, lock != nil, err)
 	}
+}
+
+// testTokenLockExtend: a lock extended before its ttl outlives it; once the
+// token's Save took its place, Extend reports the lock gone and leaves the
+// token as it was. A Store whose locks cannot be extended (a nil Extend)
+// skips this.
+func testTokenLockExtend(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
+	const ttl = 2 * shortTTL
+	lock := mustHoldInPlace(t, tl, "app:extend", "", ttl)
+	if lock.Extend == nil {
+		t.Skip("the lock cannot be extended")
+	}
+	taken := time.Now()
+	if err := lock.Extend(context.Background(), longTTL); err != nil {
+		t.Fatalf("Extend of a held lock: %v", err)
+	}
+	time.Sleep(time.Until(taken.Add(ttl + time.Second))) // waiting out the first ttl, not synchronising
+	mustFindHolder(t, tl, "app:extend", "", "after the lock's first ttl, extended")
+	tok := dingtoken.Token{Value: "tok-extend", Expiry: time.Now().Add(time.Hour)}
+	mustSave(t, s, "app:extend", tok)
+	if err := lock.Extend(context.Background(), longTTL); err == nil {
+		t.Error("Extend after the token's Save took the lock's place: no error, want the lock reported gone")
+	}
+	checkToken(t, "the token after an Extend of the lock it replaced", mustLoad(t, s, "app:extend"), tok)
+	lock.Unlock()
 }
