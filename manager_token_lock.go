@@ -110,7 +110,11 @@ func (m *Manager) keepLock(ks *keyState, lock lockResult) (stop func()) {
 			err := lock.extend(ctx, ttl)
 			cancel()
 			if err != nil {
-				m.storeError("lock", ks.key, err)
+				select {
+				case <-done: // the fetch ended meanwhile: its save may have taken the lock's place
+				default:
+					m.storeError("lock", ks.key, err)
+				}
 				return
 			}
 		}
