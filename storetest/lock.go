@@ -106,22 +106,36 @@ func testLockDeadHolder(t *testing.T, l dingtoken.Locker) {
 	} else if ok && time.Since(taken) < ttl-time.Second {
 		t.Fatalf("TryLock %v after another took the lock for %v got it too", time.Since(taken), ttl)
 	}
-	var next func()
+	next := awaitExpiry(t, "TryLock", ttl, taken, func() (func(), bool, error) {
+		return l.TryLock(context.Background(), "app:dead", longTTL)
+	})
+	dead() // the dead holder's late unlock
+	mustNotLock(t, l, "app:dead", "after an expired holder's late unlock")
+	next()
+}
+
+// awaitExpiry tries take until it gets the lock a holder that died took at
+// taken for ttl, and returns its unlock. Getting it more than a second
+// before ttl is over fails the test, and so does not getting it at all.
+func awaitExpiry(t *testing.T, what string, ttl time.Duration, taken time.Time, take func() (unlock func(), ok bool, err error)) (unlock func()) {
+	t.Helper()
 	deadline := time.Now().Add(ttl + eventually)
-	for next == nil {
+	for {
 		if time.Now().After(deadline) {
 			t.Fatalf("a lock taken for %v was still held after %v", ttl, time.Since(taken))
 		}
 		time.Sleep(20 * time.Millisecond) // polling the clock, not synchronising
-		if unlock, ok, err := l.TryLock(context.Background(), "app:dead", longTTL); err != nil {
-			t.Fatalf("TryLock: %v", err)
-		} else if ok {
-			next = unlock
+		unlock, ok, err := take()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			if time.Since(taken) < ttl-time.Second {
+				t.Fatalf("%s %v after another took the lock for %v got it too", what, time.Since(taken), ttl)
+			}
+			return unlock
 		}
 	}
-	dead() // the dead holder's late unlock
-	mustNotLock(t, l, "app:dead", "after an expired holder's late unlock")
-	next()
 }
 
 // testLockMutualExclusion: workers take and release the lock in a loop;

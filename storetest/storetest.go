@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -49,14 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 	t.Run("DeleteRace", func(t *testing.T) { testDeleteRace(t, newStore(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("Lock", func(t *testing.T) {
-		lockers := func(t *testing.T) (dingtoken.Store, dingtoken.Locker) {
-			s := newStore(t)
-			l, ok := s.(dingtoken.Locker)
-			if !ok {
-				t.Skipf("%T is not a dingtoken.Locker", s)
-			}
-			return s, l
-		}
+		lockers := func(t *testing.T) (dingtoken.Store, dingtoken.Locker) { return storeAs[dingtoken.Locker](t, newStore) }
 		t.Run("Exclusive", func(t *testing.T) { _, l := lockers(t); testLockExclusive(t, l) })
 		t.Run("Release", func(t *testing.T) { _, l := lockers(t); testLockRelease(t, l) })
 		t.Run("Keys", func(t *testing.T) { _, l := lockers(t); testLockKeys(t, l) })
@@ -66,6 +60,17 @@ func Run(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 		t.Run("CancelledContext", func(t *testing.T) { _, l := lockers(t); testLockCancelledContext(t, l) })
 	})
 	t.Run("TokenLock", func(t *testing.T) { runTokenLock(t, newStore) })
+}
+
+// storeAs returns a new Store and the same Store as a T, an interface it
+// may have; a Store without it skips the subtest.
+func storeAs[T any](t *testing.T, newStore func(t *testing.T) dingtoken.Store) (dingtoken.Store, T) {
+	s := newStore(t)
+	as, ok := s.(T)
+	if !ok {
+		t.Skipf("%T is not a %v", s, reflect.TypeFor[T]())
+	}
+	return s, as
 }
 
 // Generous bounds: the suite runs on loaded CI machines, and some backends

@@ -15,12 +15,7 @@ import (
 // in the token's place; they are skipped for a Store that is not one.
 func runTokenLock(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 	tokenLocker := func(t *testing.T) (dingtoken.Store, dingtoken.TokenLocker) {
-		s := newStore(t)
-		tl, ok := s.(dingtoken.TokenLocker)
-		if !ok {
-			t.Skipf("%T is not a dingtoken.TokenLocker", s)
-		}
-		return s, tl
+		return storeAs[dingtoken.TokenLocker](t, newStore)
 	}
 	t.Run("WhereEmpty", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockWhereEmpty(t, s, tl) })
 	t.Run("FindsToken", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockFindsToken(t, s, tl) })
@@ -132,24 +127,13 @@ func testTokenLockDeadHolder(t *testing.T, tl dingtoken.TokenLocker) {
 	if err != nil || dead == nil {
 		t.Fatalf("LoadOrLock of an empty key = lock %v, %v; want the lock", dead != nil, err)
 	}
-	var next func()
-	deadline := time.Now().Add(ttl + eventually)
-	for next == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("a lock taken for %v was still held after %v", ttl, time.Since(taken))
-		}
-		time.Sleep(20 * time.Millisecond) // polling the clock, not synchronising
+	next := awaitExpiry(t, "LoadOrLock", ttl, taken, func() (func(), bool, error) {
 		_, lock, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", longTTL)
-		if err != nil {
-			t.Fatalf("LoadOrLock: %v", err)
+		if lock == nil {
+			return nil, false, err
 		}
-		if lock != nil {
-			if time.Since(taken) < ttl-time.Second {
-				t.Fatalf("LoadOrLock %v after another took the lock for %v got it too", time.Since(taken), ttl)
-			}
-			next = lock.Unlock
-		}
-	}
+		return lock.Unlock, true, err
+	})
 	dead.Unlock()
 	mustFindHolder(t, tl, "app:dead-holder", "", "after an expired holder's late unlock")
 	next()
