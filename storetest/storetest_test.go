@@ -168,27 +168,12 @@ func (f *fake) LoadOrLock(ctx context.Context, key, stale string, ttl time.Durat
 		f.mu.Unlock()
 		return t, nil, nil
 	}
-	if f.flaw == "inPlaceCheckThenSet" {
-		f.mu.Unlock()
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-		f.mu.Lock()
-	}
+	f.checkThenSet("inPlaceCheckThenSet")
 	defer f.mu.Unlock()
-	if f.inPlace == nil {
-		f.inPlace = map[string]lock{}
-	}
-	owner := new(int)
 	delete(f.tokens, k)
-	f.inPlace[k] = lock{owner: owner, until: now.Add(ttl)}
+	owner, unlock := f.hold(&f.inPlace, k, ttl)
 	return dingtoken.Token{}, &dingtoken.HeldLock{
-		Unlock: func() {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if f.inPlace[k].owner == owner || f.flaw == "unlockAnyHolder" {
-				delete(f.inPlace, k)
-			}
-		},
+		Unlock: unlock,
 		Extend: func(ctx context.Context, ttl time.Duration) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -212,23 +197,38 @@ func (f *fake) TryLock(ctx context.Context, key string, ttl time.Duration) (func
 		f.mu.Unlock()
 		return nil, false, nil
 	}
-	if f.flaw == "lockCheckThenSet" {
-		f.mu.Unlock()
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-		f.mu.Lock()
-	}
+	f.checkThenSet("lockCheckThenSet")
 	defer f.mu.Unlock()
-	if f.locks == nil {
-		f.locks = map[string]lock{}
+	_, unlock := f.hold(&f.locks, k, ttl)
+	return unlock, true, nil
+}
+
+// checkThenSet, with flaw, lets go of f.mu between a lock's check and its
+// set, as a backend without an atomic add would. f.mu is held.
+func (f *fake) checkThenSet(flaw string) {
+	if f.flaw != flaw {
+		return
 	}
-	owner := new(int)
-	f.locks[k] = lock{owner: owner, until: time.Now().Add(ttl)}
-	return func() {
+	f.mu.Unlock()
+	runtime.Gosched()
+	time.Sleep(time.Millisecond)
+	f.mu.Lock()
+}
+
+// hold puts a new holder's lock on k in *locks, and returns the holder and
+// its unlock, which removes the lock only if it is still the holder's
+// (anyone's, with unlockAnyHolder). f.mu is held.
+func (f *fake) hold(locks *map[string]lock, k string, ttl time.Duration) (owner *int, unlock func()) {
+	if *locks == nil {
+		*locks = map[string]lock{}
+	}
+	owner = new(int)
+	(*locks)[k] = lock{owner: owner, until: time.Now().Add(ttl)}
+	return owner, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if f.locks[k].owner == owner || f.flaw == "unlockAnyHolder" {
-			delete(f.locks, k)
+		if (*locks)[k].owner == owner || f.flaw == "unlockAnyHolder" {
+			delete(*locks, k)
 		}
-	}, true, nil
+	}
 }
