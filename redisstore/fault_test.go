@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -182,106 +183,98 @@ func TestFlushedRedis(t *testing.T) {
 	}
 }
 
+// lockKind is one of the Store's two locks: TryLock's, apart from the
+// token, and LoadOrLock's, in the token's place.
+type lockKind struct {
+	name string
+	// take tries the lock on key for a minute. A token found instead is an
+	// error.
+	take func(s *Store, key string) (unlock func(), ok bool, err error)
+	// where is the Redis key the lock lives under.
+	where func(s *Store, key string) string
+}
+
+var lockKinds = []lockKind{
+	{"TryLock", func(s *Store, key string) (func(), bool, error) {
+		return s.TryLock(context.Background(), key, time.Minute)
+	}, (*Store).lockKey},
+	{"LoadOrLock", func(s *Store, key string) (func(), bool, error) {
+		t, lock, err := s.LoadOrLock(context.Background(), key, "", time.Minute)
+		if t.Value != "" {
+			return nil, false, fmt.Errorf("a token instead of the lock: %v", t)
+		}
+		if lock == nil {
+			return nil, false, err
+		}
+		return lock.Unlock, true, err
+	}, (*Store).tokenKey},
+}
+
 // warm opens a connection through the proxy and loads the lock scripts, so
-// that the next answer the proxy sees is the next TryLock's or LoadOrLock's.
+// that the next answer the proxy sees is the next lock's.
 func warm(t *testing.T, s *Store) {
 	t.Helper()
-	unlock, ok, err := s.TryLock(context.Background(), "app:warm-up", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("warm-up TryLock = %v, %v", ok, err)
-	}
-	unlock()
-	_, lock, err := s.LoadOrLock(context.Background(), "app:warm-up", "", time.Minute)
-	if err != nil || lock == nil {
-		t.Fatalf("warm-up LoadOrLock = %v, %v", lock, err)
-	}
-	lock.Unlock()
-}
-
-// TestLostLoadOrLockAnswerIsResent: as TestLostLockAnswerIsResent, for the
-// lock in the token's place.
-func TestLostLoadOrLockAnswerIsResent(t *testing.T) {
-	srv := redistest.Start(t)
-	proxy := redistest.NewProxy(t, srv.Addr)
-	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), countTimeout)
-	warm(t, s)
-	proxy.CutNextAnswer()
-	_, lock, err := s.LoadOrLock(context.Background(), "app:lost", "", time.Minute)
-	if err != nil || lock == nil {
-		t.Fatalf("LoadOrLock whose first answer was lost = %v, %v; want the lock taken", lock, err)
-	}
-	other := newStore(t, newClient(t, srv.Addr), s.Prefix, countTimeout)
-	if got, theirs, err := other.LoadOrLock(context.Background(), "app:lost", "", time.Minute); theirs != nil || err != nil || got.Value != "" {
-		t.Fatalf("another process's LoadOrLock = %v, %v, %v; want our lock found", got, theirs, err)
-	}
-	lock.Unlock()
-	if n, err := srv.Do("EXISTS", s.tokenKey("app:lost")); err != nil || n != int64(0) {
-		t.Errorf("after unlock: EXISTS = %v, %v; want 0", n, err)
-	}
-}
-
-// TestUncertainLoadOrLockIsReleased: as TestUncertainLockIsReleased, for
-// the lock in the token's place.
-func TestUncertainLoadOrLockIsReleased(t *testing.T) {
-	srv := redistest.Start(t)
-	proxy := redistest.NewProxy(t, srv.Addr)
-	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 300*time.Millisecond)
-	warm(t, s)
-	proxy.HoldNextAnswer(3 * time.Second)
-	_, lock, err := s.LoadOrLock(context.Background(), "app:late", "", time.Minute)
-	if err == nil || lock == nil {
-		t.Fatalf("LoadOrLock whose answer is late = %v, %v; want the error, and the lock as maybe ours", lock, err)
-	}
-	if n, err := srv.Do("EXISTS", s.tokenKey("app:late")); err != nil || n != int64(1) {
-		t.Fatalf("the late LoadOrLock's lock: EXISTS = %v, %v; want 1, taken", n, err)
-	}
-	lock.Unlock()
-	if n, err := srv.Do("EXISTS", s.tokenKey("app:late")); err != nil || n != int64(0) {
-		t.Errorf("after a LoadOrLock with a late answer: EXISTS = %v, %v; want 0, released", n, err)
+	for _, k := range lockKinds {
+		unlock, ok, err := k.take(s, "app:warm-up")
+		if err != nil || !ok {
+			t.Fatalf("warm-up %s = %v, %v", k.name, ok, err)
+		}
+		unlock()
 	}
 }
 
 // TestLostLockAnswerIsResent: Redis takes the lock, its answer is lost with
 // the connection, and go-redis sends the script again: the second run finds
-// the lock ours, and TryLock reports it taken. A plain SET NX would find
+// the lock ours, and the lock is reported taken. A plain SET NX would find
 // "another holder" and leave the lock held by nobody for its whole ttl.
 func TestLostLockAnswerIsResent(t *testing.T) {
-	srv := redistest.Start(t)
-	proxy := redistest.NewProxy(t, srv.Addr)
-	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), countTimeout)
-	warm(t, s)
-	proxy.CutNextAnswer()
-	unlock, ok, err := s.TryLock(context.Background(), "app:lost", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("TryLock whose first answer was lost = %v, %v; want the lock taken", ok, err)
-	}
-	other := newStore(t, newClient(t, srv.Addr), s.Prefix, countTimeout)
-	if _, ok, _ := other.TryLock(context.Background(), "app:lost", time.Minute); ok {
-		t.Fatal("another process took the lock we hold")
-	}
-	unlock()
-	if n, err := srv.Do("EXISTS", s.lockKey("app:lost")); err != nil || n != int64(0) {
-		t.Errorf("after unlock: EXISTS = %v, %v; want 0", n, err)
+	for _, k := range lockKinds {
+		t.Run(k.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			proxy := redistest.NewProxy(t, srv.Addr)
+			s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), countTimeout)
+			warm(t, s)
+			proxy.CutNextAnswer()
+			unlock, ok, err := k.take(s, "app:lost")
+			if err != nil || !ok {
+				t.Fatalf("%s whose first answer was lost = %v, %v; want the lock taken", k.name, ok, err)
+			}
+			other := newStore(t, newClient(t, srv.Addr), s.Prefix, countTimeout)
+			if _, ok, err := k.take(other, "app:lost"); ok || err != nil {
+				t.Fatalf("another process's %s = %v, %v; want our lock found", k.name, ok, err)
+			}
+			unlock()
+			if n, err := srv.Do("EXISTS", k.where(s, "app:lost")); err != nil || n != int64(0) {
+				t.Errorf("after unlock: EXISTS = %v, %v; want 0", n, err)
+			}
+		})
 	}
 }
 
 // TestUncertainLockIsReleased: Redis takes the lock but its answer comes
-// after the Store gave up. TryLock reports the error with the lock as maybe
-// ours, and its release removes the lock rather than leaving it to block
-// the other processes for its ttl.
+// after the Store gave up. The lock is reported with the error, as maybe
+// ours, and its release removes it rather than leaving it to block the
+// other processes for its ttl.
 func TestUncertainLockIsReleased(t *testing.T) {
-	srv := redistest.Start(t)
-	proxy := redistest.NewProxy(t, srv.Addr)
-	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 300*time.Millisecond)
-	warm(t, s)
-	proxy.HoldNextAnswer(3 * time.Second)
-	unlock, ok, err := s.TryLock(context.Background(), "app:late", time.Minute)
-	if err == nil || !ok || unlock == nil {
-		t.Fatalf("TryLock whose answer is late = %v, %v; want the error, and the lock as maybe ours", ok, err)
-	}
-	unlock() // done with the refresh: the lock goes if it is ours
-	if n, err := srv.Do("EXISTS", s.lockKey("app:late")); err != nil || n != int64(0) {
-		t.Errorf("after a TryLock with a late answer: EXISTS lock = %v, %v; want 0, released", n, err)
+	for _, k := range lockKinds {
+		t.Run(k.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			proxy := redistest.NewProxy(t, srv.Addr)
+			s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 300*time.Millisecond)
+			warm(t, s)
+			proxy.HoldNextAnswer(3 * time.Second)
+			unlock, ok, err := k.take(s, "app:late")
+			if err == nil || !ok || unlock == nil {
+				t.Fatalf("%s whose answer is late = %v, %v; want the error, and the lock as maybe ours", k.name, ok, err)
+			}
+			if n, err := srv.Do("EXISTS", k.where(s, "app:late")); err != nil || n != int64(1) {
+				t.Fatalf("the late %s's lock: EXISTS = %v, %v; want 1, taken", k.name, n, err)
+			}
+			unlock() // done with the refresh: the lock goes if it is ours
+			if n, err := srv.Do("EXISTS", k.where(s, "app:late")); err != nil || n != int64(0) {
+				t.Errorf("after a %s with a late answer: EXISTS = %v, %v; want 0, released", k.name, n, err)
+			}
+		})
 	}
 }
 
