@@ -62,7 +62,7 @@ func TestHolderThatLetGoBetweenOurLoadAndLock(t *testing.T) {
 
 	loaded, holderLetGo := make(chan struct{}), make(chan struct{})
 	late := &steppedStore{
-		apart:      lockerOnly(NewMemcacheStore(patientMemcache(mc.Addr))),
+		lockApart:  lockerOnly(NewMemcacheStore(patientMemcache(mc.Addr))),
 		afterLoad:  func() { close(loaded) },
 		beforeLock: func() { <-holderLetGo },
 	}
@@ -96,21 +96,13 @@ func lockerOnly(s *MemcacheStore) lockApart { return lockApart{s, s} }
 // steppedStore is a lockApart whose first Load and first TryLock call
 // hooks, to order them against another process's work.
 type steppedStore struct {
-	apart                 lockApart
+	lockApart
 	afterLoad, beforeLock func()
 	loads, locks          atomic.Int32
 }
 
-func (s *steppedStore) Save(ctx context.Context, key string, t Token) error {
-	return s.apart.Save(ctx, key, t)
-}
-
-func (s *steppedStore) Delete(ctx context.Context, key string, stale string) error {
-	return s.apart.Delete(ctx, key, stale)
-}
-
 func (s *steppedStore) Load(ctx context.Context, key string) (Token, error) {
-	t, err := s.apart.Load(ctx, key)
+	t, err := s.lockApart.Load(ctx, key)
 	if s.loads.Add(1) == 1 {
 		s.afterLoad()
 	}
@@ -121,7 +113,7 @@ func (s *steppedStore) TryLock(ctx context.Context, key string, ttl time.Duratio
 	if s.locks.Add(1) == 1 {
 		s.beforeLock()
 	}
-	return s.apart.TryLock(ctx, key, ttl)
+	return s.lockApart.TryLock(ctx, key, ttl)
 }
 
 // TestPanickingHookLeavesNoLock: a hook that panics while this process
