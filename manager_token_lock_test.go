@@ -61,13 +61,33 @@ func (s *countedStore) calls() [5]int32 {
 	return [5]int32{s.loads.Load(), s.saves.Load(), s.tryLocks.Load(), s.lockLooks.Load(), s.unlocks.Load()}
 }
 
-func (s *countedStore) lastStale() string {
+// named returns the stale values named to LoadOrLock, in order.
+func (s *countedStore) named() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.stales) == 0 {
-		return ""
+	return slices.Clone(s.stales)
+}
+
+func (s *countedStore) lastStale() string {
+	if named := s.named(); len(named) > 0 {
+		return named[len(named)-1]
 	}
-	return s.stales[len(s.stales)-1]
+	return ""
+}
+
+// countedManager returns a Manager on a countedStore over a memcached of
+// its own, and the memcached's address, for other processes.
+func countedManager(t *testing.T) (*Manager, *countedStore, string) {
+	mc := memcachedtest.Start(t)
+	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
+	return &Manager{Store: store}, store, mc.Addr
+}
+
+// tokenElsewhere is the token that another process, a new Manager on the
+// memcached at addr, gets for f.
+func tokenElsewhere(t *testing.T, addr string, f Fetcher) string {
+	t.Helper()
+	return tokenOf(t, &Manager{Store: NewMemcacheStore(patientMemcache(addr))}, f)
 }
 
 // TestColdStartMakesTwoStoreCalls: a cold start on a TokenLocker waits for
@@ -75,9 +95,7 @@ func (s *countedStore) lastStale() string {
 // the lock's place. A Locker needs a load and a lock, a second load, and the
 // save, with a release after.
 func TestColdStartMakesTwoStoreCalls(t *testing.T) {
-	mc := memcachedtest.Start(t)
-	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
-	m := &Manager{Store: store}
+	m, store, addr := countedManager(t)
 	f, fetches := sequenceFetcher("app:cold", time.Hour)
 	tok := tokenOf(t, m, f)
 	// [loads saves tryLocks lockLooks unlocks]
@@ -88,8 +106,7 @@ func TestColdStartMakesTwoStoreCalls(t *testing.T) {
 	if got, want := store.calls(), [5]int32{0, 1, 0, 1, 0}; got != want {
 		t.Errorf("Store calls once the background work is done: %v, want %v", got, want)
 	}
-	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
-	if got := tokenOf(t, other, f); got != tok || fetches.Load() != 1 {
+	if got := tokenElsewhere(t, addr, f); got != tok || fetches.Load() != 1 {
 		t.Errorf("another process got %q after %d fetches, want %q from the Store", got, fetches.Load(), tok)
 	}
 }
@@ -98,9 +115,7 @@ func TestColdStartMakesTwoStoreCalls(t *testing.T) {
 // refresh names it stale, so that one LoadOrLock puts the lock in its place
 // rather than hand the same token back.
 func TestRefreshAheadLocksInPlaceOfItsOwnToken(t *testing.T) {
-	mc := memcachedtest.Start(t)
-	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
-	m := &Manager{Store: store}
+	m, store, addr := countedManager(t)
 	f, fetches := sequenceFetcher("app:ahead", time.Hour)
 	first := warm(t, m, f)
 	m.state(f).current.Load().due.Store(true) // as the scheduler marks it inside the window
@@ -109,8 +124,7 @@ func TestRefreshAheadLocksInPlaceOfItsOwnToken(t *testing.T) {
 	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || stale != first {
 		t.Errorf("%d LoadOrLocks, the last naming %q stale; want 2, the refresh's naming %q", looks, stale, first)
 	}
-	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
-	if got := tokenOf(t, other, f); got != "tok-2" || fetches.Load() != 2 {
+	if got := tokenElsewhere(t, addr, f); got != "tok-2" || fetches.Load() != 2 {
 		t.Errorf("another process got %q after %d fetches, want the refreshed tok-2 from the Store", got, fetches.Load())
 	}
 }
@@ -121,9 +135,7 @@ func TestRefreshAheadLocksInPlaceOfItsOwnToken(t *testing.T) {
 // racing it; the other processes then take the new token from the Store.
 func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
 	srv := newSim(t)
-	mc := memcachedtest.Start(t)
-	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
-	m := &Manager{Store: store}
+	m, store, addr := countedManager(t)
 	f := appCreds(srv)
 	first := tokenOf(t, m, f)
 	sealed, err := store.MemcacheStore.Load(context.Background(), f.Key())
@@ -142,8 +154,7 @@ func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
 	if n := store.deletes.Load(); n != 0 {
 		t.Errorf("%d Deletes of the rejected token, want none: the lock takes its place", n)
 	}
-	other := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
-	if got := tokenOf(t, other, f); got == first || got != srv.CurrentToken(testClientID) || srv.Fetches(testClientID) != 2 {
+	if got := tokenElsewhere(t, addr, f); got == first || got != srv.CurrentToken(testClientID) || srv.Fetches(testClientID) != 2 {
 		t.Errorf("another process got a token after %d fetches; want the new one from the Store, after 2", srv.Fetches(testClientID))
 	}
 }
@@ -152,9 +163,7 @@ func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
 // process does not want and did not name stale (older than its own): the
 // refresh names it on a second LoadOrLock, which takes its place.
 func TestUnwantedTokenIsLockedOverOnASecondLook(t *testing.T) {
-	mc := memcachedtest.Start(t)
-	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
-	m := &Manager{Store: store}
+	m, store, _ := countedManager(t)
 	f, fetches := sequenceFetcher("app:older", time.Hour)
 	first := warm(t, m, f)
 	older := Token{Value: "tok-older", Expiry: time.Now().Add(30 * time.Minute)}
@@ -164,10 +173,7 @@ func TestUnwantedTokenIsLockedOverOnASecondLook(t *testing.T) {
 	m.state(f).current.Load().due.Store(true)
 	tokenOf(t, m, f)
 	settle(m)
-	store.mu.Lock()
-	stales := slices.Clone(store.stales)
-	store.mu.Unlock()
-	if want := []string{"", first, older.Value}; !slices.Equal(stales, want) {
+	if stales, want := store.named(), []string{"", first, older.Value}; !slices.Equal(stales, want) {
 		t.Errorf("LoadOrLocks named %q stale, want %q", stales, want)
 	}
 	stored, err := store.MemcacheStore.Load(context.Background(), f.Key())
