@@ -137,14 +137,13 @@ func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, evenS
 	}
 	switch store := m.Store.(type) {
 	case TokenLocker:
-		if m.store.usable() && !c.keepOut {
-			return m.loadOrLock(ctx, ks, c, store)
-		}
 		// No lock while the Store is skipped, nor in place of a value this
 		// fetcher cannot open.
 		noLock := errNoLockInPlace
 		if !m.store.usable() {
 			noLock = errStoreSkipped
+		} else if !c.keepOut {
+			return m.loadOrLock(ctx, ks, c, store)
 		}
 		t, err := load(ctx, ks, c)
 		return t, err, lockResult{err: noLock}
