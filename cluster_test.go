@@ -277,17 +277,17 @@ func TestLostLoadOrLockReplyLeavesNoLock(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	proxy := lostAddReply(t, mc.Addr, "app:", 300*time.Millisecond)
 	store := NewMemcacheStore(memcache.New(proxy.addr()))
-	_, lock, err := store.LoadOrLock(context.Background(), "app:lost-reply", "", lockTTL)
+	_, lock, err := store.LoadOrLock(context.Background(), "app:lost-reply", Token{}, lockTTL)
 	if err == nil || lock == nil {
 		t.Fatalf("LoadOrLock through a lost reply = %v, %v; want the timeout, and the lock as maybe ours", lock, err)
 	}
 	direct := NewMemcacheStore(memcache.New(mc.Addr))
-	if got, other, err := direct.LoadOrLock(context.Background(), "app:lost-reply", "", lockTTL); other != nil || err != nil || got.Value != "" {
+	if got, other, err := direct.LoadOrLock(context.Background(), "app:lost-reply", Token{}, lockTTL); other != nil || err != nil || got.Value != "" {
 		t.Fatalf("the add did not reach memcached (%v, %v, %v); the fault is not what this test needs", got, other, err)
 	}
 	lock.Unlock()
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, next, err := direct.LoadOrLock(context.Background(), "app:lost-reply", "", lockTTL); next != nil && err == nil {
+		if _, next, err := direct.LoadOrLock(context.Background(), "app:lost-reply", Token{}, lockTTL); next != nil && err == nil {
 			next.Unlock()
 			break
 		}
@@ -439,13 +439,13 @@ func TestLoadOrLockPastItsDeadline(t *testing.T) {
 	store := NewMemcacheStore(client)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, lock, err := store.LoadOrLock(ctx, "app:deadline", "", lockTTL)
+	_, lock, err := store.LoadOrLock(ctx, "app:deadline", Token{}, lockTTL)
 	if err == nil || lock == nil {
 		t.Fatalf("LoadOrLock past its deadline = %v, %v; want the error, and the lock as maybe ours", lock, err)
 	}
 	lock.Unlock() // after the add's answer: the lock is there, and ours
 	direct := NewMemcacheStore(memcache.New(mc.Addr))
-	if _, next, err := direct.LoadOrLock(context.Background(), "app:deadline", "", lockTTL); next == nil || err != nil {
+	if _, next, err := direct.LoadOrLock(context.Background(), "app:deadline", Token{}, lockTTL); next == nil || err != nil {
 		t.Errorf("after the unlock, LoadOrLock = %v, %v; want the lock", next, err)
 	} else {
 		next.Unlock()

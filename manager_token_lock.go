@@ -46,7 +46,7 @@ func (m *Manager) loadOrLock(ctx context.Context, ks *keyState, c *codec, tl Tok
 		if attempt > 0 {
 			return Token{}, err, lockResult{} // changing under us: another process is at work
 		}
-		stale = raw.Value
+		stale = raw
 	}
 }
 
@@ -54,14 +54,14 @@ func (m *Manager) loadOrLock(ctx context.Context, ks *keyState, c *codec, tl Tok
 // than takes: its current token, due for refresh, or the token DingTalk
 // rejected last, each as this refresh would have saved it. Sealing is
 // deterministic, so the value is the one in the Store.
-func (m *Manager) unwanted(ks *keyState, c *codec) string {
+func (m *Manager) unwanted(ks *keyState, c *codec) Token {
 	if e := ks.current.Load(); e != nil {
-		return c.encode(e.token).Value
+		return c.encode(e.token)
 	}
 	if r := ks.rejected.Load(); r != nil && !r.Expiry.IsZero() {
-		return c.encode(*r).Value
+		return c.encode(*r)
 	}
-	return ""
+	return Token{}
 }
 
 // replaceInStore starts the refresh that replaces e, a rejected token in a

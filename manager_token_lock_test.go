@@ -19,7 +19,7 @@ type countedStore struct {
 	loads, saves, tryLocks, lockLooks, unlocks, deletes atomic.Int32
 
 	mu     sync.Mutex
-	stales []string
+	stales []Token
 }
 
 func (s *countedStore) Load(ctx context.Context, key string) (Token, error) {
@@ -42,7 +42,7 @@ func (s *countedStore) TryLock(ctx context.Context, key string, ttl time.Duratio
 	return s.MemcacheStore.TryLock(ctx, key, ttl)
 }
 
-func (s *countedStore) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, *HeldLock, error) {
+func (s *countedStore) LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error) {
 	s.lockLooks.Add(1)
 	s.mu.Lock()
 	s.stales = append(s.stales, stale)
@@ -61,18 +61,27 @@ func (s *countedStore) calls() [5]int32 {
 	return [5]int32{s.loads.Load(), s.saves.Load(), s.tryLocks.Load(), s.lockLooks.Load(), s.unlocks.Load()}
 }
 
-// named returns the stale values named to LoadOrLock, in order.
-func (s *countedStore) named() []string {
+// named returns the stale tokens named to LoadOrLock, in order.
+func (s *countedStore) named() []Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.stales)
 }
 
-func (s *countedStore) lastStale() string {
+// namedValues returns the values of the stale tokens named to LoadOrLock.
+func (s *countedStore) namedValues() []string {
+	var values []string
+	for _, t := range s.named() {
+		values = append(values, t.Value)
+	}
+	return values
+}
+
+func (s *countedStore) lastStale() Token {
 	if named := s.named(); len(named) > 0 {
 		return named[len(named)-1]
 	}
-	return ""
+	return Token{}
 }
 
 // countedManager returns a Manager on a countedStore over a memcached of
@@ -121,8 +130,8 @@ func TestRefreshAheadLocksInPlaceOfItsOwnToken(t *testing.T) {
 	m.state(f).current.Load().due.Store(true) // as the scheduler marks it inside the window
 	tokenOf(t, m, f)
 	settle(m)
-	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || stale != first {
-		t.Errorf("%d LoadOrLocks, the last naming %q stale; want 2, the refresh's naming %q", looks, stale, first)
+	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || stale.Value != first {
+		t.Errorf("%d LoadOrLocks, the last naming %q stale; want 2, the refresh's naming %q", looks, stale.Value, first)
 	}
 	if got := tokenElsewhere(t, addr, f); got != "tok-2" || fetches.Load() != 2 {
 		t.Errorf("another process got %q after %d fetches, want the refreshed tok-2 from the Store", got, fetches.Load())
@@ -148,8 +157,8 @@ func TestRevocationLocksInPlaceOfTheRejectedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(m)
-	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || stale != sealed.Value {
-		t.Errorf("%d LoadOrLocks, the last naming %q stale; want 2, the refresh's naming the stored %q", looks, stale, sealed.Value)
+	if looks, stale := store.lockLooks.Load(), store.lastStale(); looks != 2 || !sameToken(sealed, stale) {
+		t.Errorf("%d LoadOrLocks, the last naming %v stale; want 2, the refresh's naming the stored %v", looks, stale, sealed)
 	}
 	if n := store.deletes.Load(); n != 0 {
 		t.Errorf("%d Deletes of the rejected token, want none: the lock takes its place", n)
@@ -173,7 +182,7 @@ func TestUnwantedTokenIsLockedOverOnASecondLook(t *testing.T) {
 	m.state(f).current.Load().due.Store(true)
 	tokenOf(t, m, f)
 	settle(m)
-	if stales, want := store.named(), []string{"", first, older.Value}; !slices.Equal(stales, want) {
+	if stales, want := store.namedValues(), []string{"", first, older.Value}; !slices.Equal(stales, want) {
 		t.Errorf("LoadOrLocks named %q stale, want %q", stales, want)
 	}
 	stored, err := store.MemcacheStore.Load(context.Background(), f.Key())
@@ -181,6 +190,44 @@ func TestUnwantedTokenIsLockedOverOnASecondLook(t *testing.T) {
 		t.Errorf("the Store holds %v, %v after %d fetches; want the refreshed tok-2 after 2", stored, err, fetches.Load())
 	}
 }
+
+// TestReissuedTokenIsNotLockedOver: DingTalk hands the same token out again
+// with its life extended. A process whose copy of it is due for refresh
+// finds the reissued one in the Store and takes it, where a lock in its
+// place would cost one fetch per process instead of one per cluster.
+func TestReissuedTokenIsNotLockedOver(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	var fetches atomic.Int32
+	start := time.Now()
+	f := FetcherFunc("app:reissued", func(context.Context) (Token, error) {
+		n := fetches.Add(1)
+		return Token{Value: "tok-same", Expiry: start.Add(time.Hour + time.Duration(n)*time.Minute)}, nil
+	})
+	replicas := []*Manager{
+		{Store: NewMemcacheStore(patientMemcache(mc.Addr))},
+		{Store: NewMemcacheStore(patientMemcache(mc.Addr))},
+	}
+	for _, m := range replicas {
+		warm(t, m, f)
+	}
+	for _, m := range replicas {
+		m.state(f).current.Load().due.Store(true) // as the scheduler marks it inside the window
+		tokenOf(t, m, f)
+		settle(m)
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2: the first token, and its reissue taken by both processes", n)
+	}
+	for i, m := range replicas {
+		if got, want := m.state(f).current.Load().token.Expiry, start.Add(time.Hour+2*time.Minute); !sameExpiryMs(got, want) {
+			t.Errorf("process %d holds the token until %v, want the reissue's %v", i, got, want)
+		}
+	}
+}
+
+// sameExpiryMs reports whether two expiries are the same to the
+// millisecond a Store keeps.
+func sameExpiryMs(a, b time.Time) bool { return a.UnixMilli() == b.UnixMilli() }
 
 // TestSlowFetchKeepsItsLock: a fetch that outlasts the refresh lock's TTL
 // (DingTalk failing, the fetch retried) extends the lock as it runs, so

@@ -24,7 +24,7 @@ const memcacheLockValue = memcacheValueVersion + ";1;"
 // replaced with the lock by a cas, one more round trip, so that a value
 // saved meanwhile survives; one that did not decode is reported as an
 // error wrapping errCorruptValue, with the lock taken.
-func (s *MemcacheStore) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, *HeldLock, error) {
+func (s *MemcacheStore) LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error) {
 	mkey := memcacheKey(key)
 	lock := &memcache.Item{Key: mkey, Value: []byte(memcacheLockValue + newOwnerID()), Expiration: lockExpiration(ttl)}
 	looked := make(chan lockLook, 1)
@@ -45,11 +45,13 @@ func (s *MemcacheStore) LoadOrLock(ctx context.Context, key, stale string, ttl t
 		}
 	}
 	if err != nil {
+		// An add or cas whose answer was lost, or was still to come when
+		// ctx ended, may have put the lock there.
+		mayHold := !r.sure && (addMayHaveLanded(err) || ctx.Err() != nil)
 		err = fmt.Errorf("dingtoken: memcached load or lock: %w", err)
-		if r.sure || !addMayHaveLanded(err) {
+		if !mayHold {
 			return Token{}, nil, err
 		}
-		// An add or cas whose answer was lost may have put the lock there.
 		return Token{}, held(true), err
 	}
 	if !r.locked {
@@ -85,6 +87,12 @@ func (s *MemcacheStore) extendLock(ctx context.Context, mkey string, value []byt
 	return nil
 }
 
+// sameToken reports whether stored, a token as read back, is t: the same
+// value and expiry, to the millisecond a Store keeps.
+func sameToken(stored, t Token) bool {
+	return stored.Value == t.Value && stored.Expiry.UnixMilli() == t.Expiry.UnixMilli()
+}
+
 // errLockGone: the lock to extend is no longer there, or not its holder's.
 var errLockGone = errors.New("the refresh lock is gone")
 
@@ -104,7 +112,7 @@ type lockLook struct {
 // loadOrLock is LoadOrLock's work on memcached. A value that changes under
 // its cas is looked at once more; after that, another process is busy with
 // the key, and it reports a holder.
-func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale string) lockLook {
+func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
 	for range 2 {
 		type got struct {
 			item *memcache.Item
@@ -133,7 +141,7 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale string) lockLook {
 			return lockLook{} // another holder's lock
 		}
 		t, corrupt := decodeMemcacheValue(g.item.Value)
-		if corrupt == nil && t.Value != stale && t.validAt(time.Now()) {
+		if corrupt == nil && !sameToken(t, stale) && t.validAt(time.Now()) {
 			return lockLook{token: t}
 		}
 		g.item.Value, g.item.Expiration = lock.Value, lock.Expiration

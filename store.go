@@ -58,18 +58,23 @@ type Locker interface {
 // Locker's TryLock of the same key is another lock.
 type TokenLocker interface {
 	// LoadOrLock returns the token stored under key, and a nil lock, if it
-	// has not expired and its value is not stale. If another holder has
-	// key's lock, or what is there keeps changing under it (another
-	// process is at work), it returns a zero Token, a nil lock and no
-	// error. Otherwise (nothing stored, an expired token, the stale one,
-	// or a value that does not decode) it puts the lock, for at most ttl,
-	// in place of what is there, if that is unchanged, and returns it.
+	// has not expired and is not stale. If another holder has key's lock,
+	// or what is there keeps changing under it (another process is at
+	// work), it returns a zero Token, a nil lock and no error. Otherwise
+	// (nothing stored, an expired token, the stale one, or a value that
+	// does not decode) it puts the lock, for at most ttl, in place of what
+	// is there, if that is unchanged, and returns it.
+	//
+	// The stored token is stale only if both its Value and its Expiry, to
+	// the millisecond, are stale's; the zero Token names none. The same
+	// Value with a later Expiry is a fresh token: DingTalk hands out a
+	// token again, its life extended, to whoever asks before it expires.
 	//
 	// When it holds the lock, or may, despite a failure, LoadOrLock
 	// returns the error with the lock: as with TryLock, when its answer
-	// was lost to a timeout; and when the value it replaced did not
-	// decode.
-	LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (Token, *HeldLock, error)
+	// was lost to a timeout or its context ended first; and when the value
+	// it replaced did not decode.
+	LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error)
 }
 
 // HeldLock is a refresh lock a [TokenLocker] took in a token's place.

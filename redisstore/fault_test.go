@@ -199,7 +199,7 @@ var lockKinds = []lockKind{
 		return s.TryLock(context.Background(), key, time.Minute)
 	}, (*Store).lockKey},
 	{"LoadOrLock", func(s *Store, key string) (func(), bool, error) {
-		t, lock, err := s.LoadOrLock(context.Background(), key, "", time.Minute)
+		t, lock, err := s.LoadOrLock(context.Background(), key, dingtoken.Token{}, time.Minute)
 		if t.Value != "" {
 			return nil, false, fmt.Errorf("a token instead of the lock: %v", t)
 		}

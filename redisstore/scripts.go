@@ -35,10 +35,11 @@ return 0
 `)
 
 // loadOrLockScript puts the lock ARGV[1] for ARGV[2] ms in the place of the
-// token value KEYS[1], unless that holds another holder's lock or a token
-// other than the stale ARGV[3]. It answers {1}: locked (finding its own
-// lock counts, for a resent call); {0}: another holder's lock; {2, value}:
-// a token; {3}: locked in the place of a value that is not a token.
+// token value KEYS[1], unless that holds another holder's lock or a value
+// other than the stale ARGV[3] (the whole value: the same token with a
+// later expiry is fresh). It answers {1}: locked (finding its own lock
+// counts, for a resent call); {0}: another holder's lock; {2, value}: a
+// token; {3}: locked in the place of a value that is not a token.
 var loadOrLockScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then return {1} end
@@ -48,7 +49,7 @@ if v then
   local sep = string.find(v, ';', 5, true)
   if string.sub(v, 1, 4) ~= 'dt1;' or not sep then
     answer = 3
-  elseif string.sub(v, sep + 1) ~= ARGV[3] then
+  elseif v ~= ARGV[3] then
     return {2, v}
   end
 end

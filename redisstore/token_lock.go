@@ -24,7 +24,7 @@ const lockValue = valueVersion + ";1;"
 // As with TryLock, a call whose answer came later than the Store's Timeout
 // reports the error with the lock as maybe ours, and a resent call that
 // finds its own lock counts it as taken.
-func (s *Store) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
+func (s *Store) LoadOrLock(ctx context.Context, key string, stale dingtoken.Token, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
 	if err := ctx.Err(); err != nil {
 		return dingtoken.Token{}, nil, fmt.Errorf("dingtoken: redis load or lock: %w", err) // nothing sent
 	}
@@ -33,18 +33,24 @@ func (s *Store) LoadOrLock(ctx context.Context, key, stale string, ttl time.Dura
 		Unlock: func() { s.release(tokenKey, lock) },
 		Extend: func(ctx context.Context, ttl time.Duration) error { return s.extend(ctx, tokenKey, lock, ttl) },
 	}
+	staleValue := "" // matches no stored value
+	if stale.Value != "" {
+		staleValue = encodeValue(stale)
+	}
 	var corrupt error // why the value the next call replaces does not decode
 	for range 2 {
 		var got []any
 		err := s.call(ctx, func(ctx context.Context) (err error) {
-			got, err = loadOrLockScript.Run(ctx, s.client, []string{tokenKey}, lock, milliseconds(ttl), stale).Slice()
+			got, err = loadOrLockScript.Run(ctx, s.client, []string{tokenKey}, lock, milliseconds(ttl), staleValue).Slice()
 			return err
 		})
 		if err != nil {
 			err = fmt.Errorf("dingtoken: redis load or lock: %w", err)
-			if !mayHaveLanded(err) {
+			if !mayHaveLanded(err) && ctx.Err() == nil {
 				return dingtoken.Token{}, nil, err
 			}
+			// Its answer was lost, or still to come when ctx ended: the
+			// lock may be ours.
 			return dingtoken.Token{}, held, err
 		}
 		answer, _ := got[0].(int64)
@@ -66,7 +72,7 @@ func (s *Store) LoadOrLock(ctx context.Context, key, stale string, ttl time.Dura
 			return t, nil, nil
 		}
 		// Expired, or not a token after all: the next call replaces it.
-		corrupt, stale = err, valueToken(v)
+		corrupt, staleValue = err, v
 	}
 	return dingtoken.Token{}, nil, nil // changing under us: another process is at work
 }

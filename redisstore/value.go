@@ -37,11 +37,3 @@ func decodeValue(v string) (dingtoken.Token, error) {
 	}
 	return dingtoken.Token{Value: value, Expiry: time.UnixMilli(expiry)}, nil
 }
-
-// valueToken returns the token part of a stored value, as the scripts
-// compare it.
-func valueToken(v string) string {
-	_, rest, _ := strings.Cut(v, ";")
-	_, token, _ := strings.Cut(rest, ";")
-	return token
-}

@@ -50,6 +50,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"unlockAnyHolder", "Lock/DeadHolder"},
 		{"lockIsToken", "Lock/ApartFromTokens"},
 		{"lockOverFresh", "TokenLock/FindsToken"},
+		{"staleByValue", "TokenLock/ReissuedToken"},
 		{"saveKeepsLock", "TokenLock/SaveEndsLock"},
 		{"deleteTakesLock", "TokenLock/DeleteLeavesLock"},
 		{"inPlaceCheckThenSet", "TokenLock/Exclusive"},
@@ -156,7 +157,7 @@ func (f *fake) Delete(ctx context.Context, key string, stale string) error {
 	return nil
 }
 
-func (f *fake) LoadOrLock(ctx context.Context, key, stale string, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
+func (f *fake) LoadOrLock(ctx context.Context, key string, stale dingtoken.Token, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
 	k := f.key(key)
 	f.mu.Lock()
 	now := time.Now()
@@ -164,7 +165,7 @@ func (f *fake) LoadOrLock(ctx context.Context, key, stale string, ttl time.Durat
 		f.mu.Unlock()
 		return dingtoken.Token{}, nil, nil
 	}
-	if t, ok := f.tokens[k]; ok && now.Before(t.Expiry) && t.Value != stale && f.flaw != "lockOverFresh" {
+	if t, ok := f.tokens[k]; ok && now.Before(t.Expiry) && !f.isStale(t, stale) {
 		f.mu.Unlock()
 		return t, nil, nil
 	}
@@ -201,6 +202,19 @@ func (f *fake) TryLock(ctx context.Context, key string, ttl time.Duration) (func
 	defer f.mu.Unlock()
 	_, unlock := f.hold(&f.locks, k, ttl)
 	return unlock, true, nil
+}
+
+// isStale reports whether the stored token t is stale: the same value and
+// expiry, to the millisecond; with flaw lockOverFresh, every token is, and
+// with staleByValue, the same value with any expiry.
+func (f *fake) isStale(t, stale dingtoken.Token) bool {
+	switch f.flaw {
+	case "lockOverFresh":
+		return true
+	case "staleByValue":
+		return t.Value == stale.Value
+	}
+	return t.Value == stale.Value && t.Expiry.UnixMilli() == stale.Expiry.UnixMilli()
 }
 
 // checkThenSet, with flaw, lets go of f.mu between a lock's check and its

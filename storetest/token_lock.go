@@ -19,6 +19,7 @@ func runTokenLock(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 	}
 	t.Run("WhereEmpty", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockWhereEmpty(t, s, tl) })
 	t.Run("FindsToken", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockFindsToken(t, s, tl) })
+	t.Run("ReissuedToken", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockReissuedToken(t, s, tl) })
 	t.Run("SaveEndsLock", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockSaveEndsLock(t, s, tl) })
 	t.Run("DeleteLeavesLock", func(t *testing.T) { s, tl := tokenLocker(t); testTokenLockDeleteLeavesLock(t, s, tl) })
 	t.Run("Exclusive", func(t *testing.T) { _, tl := tokenLocker(t); testTokenLockExclusive(t, tl) })
@@ -30,13 +31,13 @@ func runTokenLock(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 // testTokenLockWhereEmpty: an empty key is locked; the lock reads as a miss,
 // holds off a second caller, and is gone after unlock.
 func testTokenLockWhereEmpty(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
-	unlock := mustLockInPlace(t, tl, "app:empty", "")
+	unlock := mustLockInPlace(t, tl, "app:empty", dingtoken.Token{})
 	if got, err := s.Load(context.Background(), "app:empty"); !errors.Is(err, dingtoken.ErrNotFound) {
 		t.Errorf("Load of a locked key = %v, %v; want ErrNotFound", got, err)
 	}
-	mustFindHolder(t, tl, "app:empty", "", "while locked")
+	mustFindHolder(t, tl, "app:empty", "while locked")
 	unlock()
-	mustLockInPlace(t, tl, "app:empty", "")()
+	mustLockInPlace(t, tl, "app:empty", dingtoken.Token{})()
 }
 
 // testTokenLockFindsToken: a stored token comes back and is not locked over,
@@ -44,7 +45,8 @@ func testTokenLockWhereEmpty(t *testing.T, s dingtoken.Store, tl dingtoken.Token
 func testTokenLockFindsToken(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
 	tok := dingtoken.Token{Value: "tok-found", Expiry: time.Now().Add(time.Hour)}
 	mustSave(t, s, "app:found", tok)
-	got, lock, err := tl.LoadOrLock(context.Background(), "app:found", "tok-other", longTTL)
+	other := dingtoken.Token{Value: "tok-other", Expiry: tok.Expiry}
+	got, lock, err := tl.LoadOrLock(context.Background(), "app:found", other, longTTL)
 	if err != nil || lock != nil {
 		if lock != nil {
 			lock.Unlock()
@@ -52,16 +54,34 @@ func testTokenLockFindsToken(t *testing.T, s dingtoken.Store, tl dingtoken.Token
 		t.Fatalf("LoadOrLock of a stored token = lock %v, %v; want the token", lock != nil, err)
 	}
 	checkToken(t, "LoadOrLock of a stored token", got, tok)
-	mustLockInPlace(t, tl, "app:found", "tok-found")
+	mustLockInPlace(t, tl, "app:found", tok)
 	if got, err := s.Load(context.Background(), "app:found"); !errors.Is(err, dingtoken.ErrNotFound) {
 		t.Errorf("Load after the stale token's place was locked = %v, %v; want ErrNotFound", got, err)
 	}
 }
 
+// testTokenLockReissuedToken: the stale token's value saved again with a
+// later expiry, as DingTalk hands a token out again with its life
+// extended, is a fresh token: it comes back, and is not locked over.
+func testTokenLockReissuedToken(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
+	stale := dingtoken.Token{Value: "tok-reissued", Expiry: time.Now().Add(time.Hour)}
+	reissued := dingtoken.Token{Value: stale.Value, Expiry: stale.Expiry.Add(time.Minute)}
+	mustSave(t, s, "app:reissued", reissued)
+	got, lock, err := tl.LoadOrLock(context.Background(), "app:reissued", stale, longTTL)
+	if err != nil || lock != nil {
+		if lock != nil {
+			lock.Unlock()
+		}
+		t.Fatalf("LoadOrLock naming the token with its earlier expiry stale = lock %v, %v; want the reissued token", lock != nil, err)
+	}
+	checkToken(t, "LoadOrLock of a reissued token", got, reissued)
+	mustLockInPlace(t, tl, "app:reissued", reissued)()
+}
+
 // testTokenLockSaveEndsLock: the holder's Save takes the lock's place, and
 // its unlock after that leaves the token alone.
 func testTokenLockSaveEndsLock(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
-	unlock := mustLockInPlace(t, tl, "app:saved", "")
+	unlock := mustLockInPlace(t, tl, "app:saved", dingtoken.Token{})
 	tok := dingtoken.Token{Value: "tok-saved", Expiry: time.Now().Add(time.Hour)}
 	mustSave(t, s, "app:saved", tok)
 	checkToken(t, "Load after the holder's Save", mustLoad(t, s, "app:saved"), tok)
@@ -72,26 +92,28 @@ func testTokenLockSaveEndsLock(t *testing.T, s dingtoken.Store, tl dingtoken.Tok
 // testTokenLockDeleteLeavesLock: a Delete of a stale token does not remove
 // a lock in its place.
 func testTokenLockDeleteLeavesLock(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
-	mustSave(t, s, "app:deleted", dingtoken.Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)})
-	defer mustLockInPlace(t, tl, "app:deleted", "tok-stale")()
+	stale := dingtoken.Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)}
+	mustSave(t, s, "app:deleted", stale)
+	defer mustLockInPlace(t, tl, "app:deleted", stale)()
 	if err := s.Delete(context.Background(), "app:deleted", "tok-stale"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	mustFindHolder(t, tl, "app:deleted", "", "after a Delete of the token the lock replaced")
+	mustFindHolder(t, tl, "app:deleted", "after a Delete of the token the lock replaced")
 }
 
 // testTokenLockExclusive: of several processes trying at once, on an empty
 // key or on a stale token, one gets the lock.
 func testTokenLockExclusive(t *testing.T, tl dingtoken.TokenLocker) {
 	s := tl.(dingtoken.Store)
-	mustSave(t, s, "app:excl-stale", dingtoken.Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)})
+	stale := dingtoken.Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)}
+	mustSave(t, s, "app:excl-stale", stale)
 	for _, key := range []string{"app:excl-empty", "app:excl-stale"} {
 		const n = 16
 		var won atomic.Int32
 		var wg sync.WaitGroup
 		for range n {
 			wg.Go(func() {
-				_, lock, err := tl.LoadOrLock(context.Background(), key, "tok-stale", longTTL)
+				_, lock, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
 				if err != nil {
 					t.Errorf("LoadOrLock(%q): %v", key, err)
 				}
@@ -110,10 +132,10 @@ func testTokenLockExclusive(t *testing.T, tl dingtoken.TokenLocker) {
 // testTokenLockKeys: each key has its own lock, whatever the key looks like.
 func testTokenLockKeys(t *testing.T, tl dingtoken.TokenLocker) {
 	for _, k := range oddKeys {
-		mustLockInPlace(t, tl, k, "")
+		mustLockInPlace(t, tl, k, dingtoken.Token{})
 	}
 	for _, k := range oddKeys {
-		mustFindHolder(t, tl, k, "", "while locked")
+		mustFindHolder(t, tl, k, "while locked")
 	}
 }
 
@@ -123,40 +145,40 @@ func testTokenLockKeys(t *testing.T, tl dingtoken.TokenLocker) {
 func testTokenLockDeadHolder(t *testing.T, tl dingtoken.TokenLocker) {
 	const ttl = 2 * shortTTL
 	taken := time.Now()
-	_, dead, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", ttl)
+	_, dead, err := tl.LoadOrLock(context.Background(), "app:dead-holder", dingtoken.Token{}, ttl)
 	if err != nil || dead == nil {
 		t.Fatalf("LoadOrLock of an empty key = lock %v, %v; want the lock", dead != nil, err)
 	}
 	next := awaitExpiry(t, "LoadOrLock", ttl, taken, func() (func(), bool, error) {
-		_, lock, err := tl.LoadOrLock(context.Background(), "app:dead-holder", "", longTTL)
+		_, lock, err := tl.LoadOrLock(context.Background(), "app:dead-holder", dingtoken.Token{}, longTTL)
 		if lock == nil {
 			return nil, false, err
 		}
 		return lock.Unlock, true, err
 	})
 	dead.Unlock()
-	mustFindHolder(t, tl, "app:dead-holder", "", "after an expired holder's late unlock")
+	mustFindHolder(t, tl, "app:dead-holder", "after an expired holder's late unlock")
 	next()
 }
 
-func mustLockInPlace(t *testing.T, tl dingtoken.TokenLocker, key, stale string) (unlock func()) {
+func mustLockInPlace(t *testing.T, tl dingtoken.TokenLocker, key string, stale dingtoken.Token) (unlock func()) {
 	t.Helper()
 	return mustHoldInPlace(t, tl, key, stale, longTTL).Unlock
 }
 
-func mustHoldInPlace(t *testing.T, tl dingtoken.TokenLocker, key, stale string, ttl time.Duration) *dingtoken.HeldLock {
+func mustHoldInPlace(t *testing.T, tl dingtoken.TokenLocker, key string, stale dingtoken.Token, ttl time.Duration) *dingtoken.HeldLock {
 	t.Helper()
 	got, lock, err := tl.LoadOrLock(context.Background(), key, stale, ttl)
 	if err != nil || lock == nil {
-		t.Fatalf("LoadOrLock(%q, stale %q) = %v, lock %v, %v; want the lock", abbrev(key), stale, got, lock != nil, err)
+		t.Fatalf("LoadOrLock(%q, stale %q) = %v, lock %v, %v; want the lock", abbrev(key), stale.Value, got, lock != nil, err)
 	}
 	return lock
 }
 
 // mustFindHolder: LoadOrLock finds another holder's lock: no token, no lock.
-func mustFindHolder(t *testing.T, tl dingtoken.TokenLocker, key, stale, when string) {
+func mustFindHolder(t *testing.T, tl dingtoken.TokenLocker, key, when string) {
 	t.Helper()
-	got, lock, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
+	got, lock, err := tl.LoadOrLock(context.Background(), key, dingtoken.Token{}, longTTL)
 	if lock != nil {
 		lock.Unlock()
 	}
@@ -171,7 +193,7 @@ func mustFindHolder(t *testing.T, tl dingtoken.TokenLocker, key, stale, when str
 // skips this.
 func testTokenLockExtend(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLocker) {
 	const ttl = 2 * shortTTL
-	lock := mustHoldInPlace(t, tl, "app:extend", "", ttl)
+	lock := mustHoldInPlace(t, tl, "app:extend", dingtoken.Token{}, ttl)
 	if lock.Extend == nil {
 		t.Skip("the lock cannot be extended")
 	}
@@ -180,7 +202,7 @@ func testTokenLockExtend(t *testing.T, s dingtoken.Store, tl dingtoken.TokenLock
 		t.Fatalf("Extend of a held lock: %v", err)
 	}
 	time.Sleep(time.Until(taken.Add(ttl + time.Second))) // waiting out the first ttl, not synchronising
-	mustFindHolder(t, tl, "app:extend", "", "after the lock's first ttl, extended")
+	mustFindHolder(t, tl, "app:extend", "after the lock's first ttl, extended")
 	tok := dingtoken.Token{Value: "tok-extend", Expiry: time.Now().Add(time.Hour)}
 	mustSave(t, s, "app:extend", tok)
 	if err := lock.Extend(context.Background(), longTTL); err == nil {
