@@ -427,27 +427,43 @@ func TestRefusedLockIsNotMaybeOurs(t *testing.T) {
 	}
 }
 
-// TestLoadOrLockPastItsDeadline: a LoadOrLock whose context ends before
-// memcached answers reports the lock as maybe ours, and its unlock removes
-// the lock once it has landed.
+// TestLoadOrLockPastItsDeadline: a LoadOrLock whose context ends (its
+// deadline passes, or it is cancelled) before memcached answers reports the
+// lock as maybe ours, and its unlock removes the lock once it has landed.
 func TestLoadOrLockPastItsDeadline(t *testing.T) {
-	mc := memcachedtest.Start(t)
-	slow := redistest.NewProxy(t, mc.Addr)
-	slow.SetDelay(300 * time.Millisecond)
-	client := memcache.New(slow.Addr)
-	client.Timeout = 2 * time.Second
-	store := NewMemcacheStore(client)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, lock, err := store.LoadOrLock(ctx, "app:deadline", Token{}, lockTTL)
-	if err == nil || lock == nil {
-		t.Fatalf("LoadOrLock past its deadline = %v, %v; want the error, and the lock as maybe ours", lock, err)
-	}
-	lock.Unlock() // after the add's answer: the lock is there, and ours
-	direct := NewMemcacheStore(memcache.New(mc.Addr))
-	if _, next, err := direct.LoadOrLock(context.Background(), "app:deadline", Token{}, lockTTL); next == nil || err != nil {
-		t.Errorf("after the unlock, LoadOrLock = %v, %v; want the lock", next, err)
-	} else {
-		next.Unlock()
+	for _, tc := range []struct {
+		name  string
+		ended func() (context.Context, context.CancelFunc)
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		}},
+		{"cancelled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(50*time.Millisecond, cancel) // long before the answer
+			return ctx, cancel
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mc := memcachedtest.Start(t)
+			slow := redistest.NewProxy(t, mc.Addr)
+			slow.SetDelay(300 * time.Millisecond)
+			client := memcache.New(slow.Addr)
+			client.Timeout = 2 * time.Second
+			store := NewMemcacheStore(client)
+			ctx, cancel := tc.ended()
+			defer cancel()
+			_, lock, err := store.LoadOrLock(ctx, "app:deadline", Token{}, lockTTL)
+			if err == nil || lock == nil {
+				t.Fatalf("LoadOrLock past its context's end = %v, %v; want the error, and the lock as maybe ours", lock, err)
+			}
+			lock.Unlock() // after the add's answer: the lock is there, and ours
+			direct := NewMemcacheStore(memcache.New(mc.Addr))
+			if _, next, err := direct.LoadOrLock(context.Background(), "app:deadline", Token{}, lockTTL); next == nil || err != nil {
+				t.Errorf("after the unlock, LoadOrLock = %v, %v; want the lock", next, err)
+			} else {
+				next.Unlock()
+			}
+		})
 	}
 }

@@ -278,6 +278,32 @@ func TestUncertainLockIsReleased(t *testing.T) {
 	}
 }
 
+// TestCancelledLoadOrLockIsReleased: a LoadOrLock cancelled after its
+// script reached Redis, before the answer, reports the lock as maybe ours,
+// and its release removes the lock the script took.
+func TestCancelledLoadOrLockIsReleased(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 3*time.Second)
+	warm(t, s)
+	proxy.HoldNextAnswer(time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(50*time.Millisecond, cancel) // long before the answer
+	_, lock, err := s.LoadOrLock(ctx, "app:cancelled", dingtoken.Token{}, time.Minute)
+	if err == nil || lock == nil {
+		t.Fatalf("LoadOrLock cancelled before its answer = %v, %v; want the error, and the lock as maybe ours", lock, err)
+	}
+	key := s.tokenKey("app:cancelled")
+	if n, err := srv.Do("EXISTS", key); err != nil || n != int64(1) {
+		t.Fatalf("the cancelled LoadOrLock's lock: EXISTS = %v, %v; want 1, taken", n, err)
+	}
+	lock.Unlock()
+	if n, err := srv.Do("EXISTS", key); err != nil || n != int64(0) {
+		t.Errorf("after the release: EXISTS = %v, %v; want 0", n, err)
+	}
+}
+
 // TestSentinelFailover: the primary dies under a running deployment; the
 // Sentinel promotes the replica, which has the token; requests never fail,
 // and a revocation afterwards costs one fetch for two replicas.
