@@ -427,6 +427,50 @@ func TestRefusedLockIsNotMaybeOurs(t *testing.T) {
 	}
 }
 
+// TestReleaseDuringAnExtension: the holder's fetch ends while an extension
+// of its lock is under way, so the release reads the lock before the
+// extension's cas and tries its own cas after it. The release looks again
+// and removes the lock, rather than leave it to hold every process off
+// until it expires.
+func TestReleaseDuringAnExtension(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	proxy := redistest.NewProxy(t, mc.Addr)
+	client := memcache.New(proxy.Addr)
+	client.Timeout = 2 * time.Second
+	store := NewMemcacheStore(client)
+	// In place of a stale token, so that LoadOrLock waits for every answer
+	// it asked for, and the next one is the release's.
+	stale := Token{Value: "tok-stale", Expiry: time.Now().Add(time.Hour)}
+	if err := store.Save(context.Background(), "app:extended", stale); err != nil {
+		t.Fatal(err)
+	}
+	_, lock, err := store.LoadOrLock(context.Background(), "app:extended", stale, lockTTL)
+	if err != nil || lock == nil {
+		t.Fatalf("LoadOrLock of a stale token = %v, %v; want the lock", lock, err)
+	}
+	readByRelease := proxy.HoldNextAnswer(300 * time.Millisecond)
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		lock.Unlock()
+	}()
+	<-readByRelease
+	// The extension, between the release's read and its cas.
+	direct := memcache.New(mc.Addr)
+	item, err := direct.Get(memcacheKey("app:extended"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	item.Expiration = 60
+	if err := direct.CompareAndSwap(item); err != nil {
+		t.Fatal(err)
+	}
+	<-released
+	if item, err := direct.Get(memcacheKey("app:extended")); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Errorf("after the release: %q, %v; want the lock gone", item.Value, err)
+	}
+}
+
 // TestLoadOrLockPastItsDeadline: a LoadOrLock whose context ends (its
 // deadline passes, or it is cancelled) before memcached answers reports the
 // lock as maybe ours, and its unlock removes the lock once it has landed.

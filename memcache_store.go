@@ -189,24 +189,37 @@ const releaseAttempts = 3
 // compareAndDelete deletes key if its value satisfies match and is unchanged
 // between the read and the delete, and reports whether it did. memcached has
 // no conditional delete, so this is a cas that writes an already-expired item.
+// An item written between the read and the cas is read again: a lock's
+// extension rewrites it with the same value, and must not save the lock
+// from its release.
 func (s *MemcacheStore) compareAndDelete(key string, match func([]byte) bool) (deleted bool, err error) {
-	item, err := s.client.Get(key)
-	if errors.Is(err, memcache.ErrCacheMiss) {
-		return false, nil
+	for range casAttempts {
+		item, err := s.client.Get(key)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if !match(item.Value) {
+			return false, nil
+		}
+		item.Value, item.Expiration = nil, -1
+		err = s.client.CompareAndSwap(item)
+		if errors.Is(err, memcache.ErrCASConflict) {
+			continue
+		}
+		if errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCacheMiss) {
+			return false, nil // gone meanwhile
+		}
+		return err == nil, err
 	}
-	if err != nil {
-		return false, err
-	}
-	if !match(item.Value) {
-		return false, nil
-	}
-	item.Value, item.Expiration = nil, -1
-	err = s.client.CompareAndSwap(item)
-	if errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCacheMiss) {
-		return false, nil // changed or gone meanwhile: not ours to delete
-	}
-	return err == nil, err
+	return false, nil // rewritten on every look: another process is at work
 }
+
+// casAttempts bounds the looks of a compare-and-delete at a key that keeps
+// being rewritten.
+const casAttempts = 3
 
 // bounded runs a memcached call, returning early when ctx ends. gomemcache
 // takes no context; its own Timeout ends the call soon after.

@@ -15,9 +15,10 @@ type Proxy struct {
 	Addr string // host:port to connect to instead of the server
 
 	target  string
-	delay   atomic.Int64 // nanoseconds every answer is held
-	next    atomic.Int32 // what happens to the next answer: one of the next* values
-	nextFor atomic.Int64 // how long nextHold holds it, in nanoseconds
+	delay   atomic.Int64                  // nanoseconds every answer is held
+	next    atomic.Int32                  // what happens to the next answer: one of the next* values
+	nextFor atomic.Int64                  // how long nextHold holds it, in nanoseconds
+	arrived atomic.Pointer[chan struct{}] // closed when the held answer comes from the server
 	l       net.Listener
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -48,10 +49,14 @@ func NewProxy(t testing.TB, target string) *Proxy {
 func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
 // HoldNextAnswer holds the next answer from the server, on any connection,
-// for d; the answers after it pass as usual.
-func (p *Proxy) HoldNextAnswer(d time.Duration) {
+// for d; the answers after it pass as usual. The channel it returns is
+// closed when that answer comes from the server: its command has run.
+func (p *Proxy) HoldNextAnswer(d time.Duration) <-chan struct{} {
+	arrived := make(chan struct{})
+	p.arrived.Store(&arrived)
 	p.nextFor.Store(int64(d))
 	p.next.Store(nextHold)
+	return arrived
 }
 
 // CutNextAnswer drops the next answer from the server, on any connection,
@@ -121,6 +126,7 @@ func (p *Proxy) pass(c net.Conn, b []byte) bool {
 		return false
 	case nextHold:
 		hold += time.Duration(p.nextFor.Load())
+		close(*p.arrived.Load())
 	}
 	if hold > 0 {
 		select {
