@@ -241,8 +241,9 @@ func (m *Manager) unlock(lock lockResult) {
 }
 
 // awaitHolder watches the Store while another process holds the refresh
-// lock, until its token appears, the lock is gone, the Store fails, or the
-// lock outlives its TTL. It returns the token, or an error saying this
+// lock, until its token appears, the lock is gone, the Store fails
+// maxLoadFailures times in a row, or the lock outlives its TTL. While the
+// Store is skipped after a timeout, it reads without trying the lock. It returns the token, or an error saying this
 // process must fetch on its own.
 //
 // A lock gone without a token means its holder finished, or died, without
@@ -269,20 +270,25 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec) (Toke
 			outcome = "token"
 			return t, nil
 		}
-		if !errors.Is(err, ErrNotFound) {
+		if errors.Is(lock.err, errNoLockInPlace) {
+			outcome = "store_error"
+			return Token{}, lock.err
+		}
+		// A lock not tried while the Store is skipped is no failure: the
+		// look went on, and only the Store can show the holder's token.
+		if failed := lockFailed(lock) || !errors.Is(err, ErrNotFound); failed {
 			// One failure may be a slow moment; failures in a row mean the
 			// holder's token, if any, cannot be read.
 			if failures++; failures == maxLoadFailures {
 				m.release(ks, lock)
 				outcome = "store_error"
+				if errors.Is(err, ErrNotFound) {
+					err = lock.err
+				}
 				return Token{}, err
 			}
 		} else {
 			failures = 0
-		}
-		if lock.err != nil {
-			outcome = "store_error"
-			return Token{}, lock.err
 		}
 		if lock.held {
 			// The holder of a Locker's lock may have saved its token just
@@ -305,6 +311,12 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec) (Toke
 		}
 		poll.Reset(min(max(waited/10, minLockPoll), maxLockPoll))
 	}
+}
+
+// lockFailed reports whether the Store failed to take or find a lock; a
+// lock not tried while the Store is skipped did not fail.
+func lockFailed(lock lockResult) bool {
+	return lock.err != nil && !errors.Is(lock.err, errStoreSkipped)
 }
 
 var (

@@ -2,6 +2,7 @@ package dingtoken
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dingtoken/dingtoken/internal/memcachedtest"
 )
 
@@ -17,6 +19,7 @@ import (
 type countedStore struct {
 	*MemcacheStore
 	loads, saves, tryLocks, lockLooks, unlocks, deletes atomic.Int32
+	failLooks                                           atomic.Int32 // LoadOrLocks still to fail
 
 	mu     sync.Mutex
 	stales []Token
@@ -47,6 +50,10 @@ func (s *countedStore) LoadOrLock(ctx context.Context, key string, stale Token, 
 	s.mu.Lock()
 	s.stales = append(s.stales, stale)
 	s.mu.Unlock()
+	if s.failLooks.Add(-1) >= 0 {
+		return Token{}, nil, errors.New("dingtoken: memcached load or lock: server error")
+	}
+	s.failLooks.Store(0)
 	t, lock, err := s.MemcacheStore.LoadOrLock(ctx, key, stale, ttl)
 	if lock != nil {
 		counted := *lock
@@ -228,6 +235,75 @@ func TestReissuedTokenIsNotLockedOver(t *testing.T) {
 // sameExpiryMs reports whether two expiries are the same to the
 // millisecond a Store keeps.
 func sameExpiryMs(a, b time.Time) bool { return a.UnixMilli() == b.UnixMilli() }
+
+// waitOnHolder starts a process's Token for f while another process holds
+// f's refresh lock in the token's place, and returns once the process waits
+// for the holder's token: the process, its Store, what saves the holder's
+// token, and the token the process is to get (or its error), which a test
+// may look for with len while it waits for something else.
+func waitOnHolder(t *testing.T, f Fetcher) (*Manager, *countedStore, func(), <-chan string) {
+	t.Helper()
+	m, store, addr := countedManager(t)
+	direct := memcache.New(addr)
+	if err := direct.Add(&memcache.Item{Key: memcacheKey(f.Key()), Value: []byte(memcacheLockValue + "holder"), Expiration: 30}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		tok, err := m.Token(context.Background(), f)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- tok.Value
+	}()
+	waitUntil(t, func() bool { return m.stats.lockWaits.Load() == 1 })
+	holderSaves := func() {
+		if err := NewMemcacheStore(direct).Save(context.Background(), f.Key(), Token{Value: "tok-holder", Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m, store, holderSaves, got
+}
+
+// TestWaiterKeepsReadingWhileTheStoreIsSkipped: a timeout (of any key's
+// Store call) makes refreshes skip the Store for a while; a process that
+// waits for another's token keeps reading it meanwhile, rather than fetch
+// on its own at its next look.
+func TestWaiterKeepsReadingWhileTheStoreIsSkipped(t *testing.T) {
+	f, fetches := sequenceFetcher("app:waiter-skipped", time.Hour)
+	m, store, holderSaves, got := waitOnHolder(t, f)
+	m.store.timedOut()
+	looks := store.lockLooks.Load() + store.loads.Load()
+	waitUntil(t, func() bool { return store.lockLooks.Load()+store.loads.Load() >= looks+2 || len(got) > 0 })
+	holderSaves()
+	if tok := <-got; tok != "tok-holder" || fetches.Load() != 0 {
+		t.Errorf("the waiter got %q after %d fetches; want the holder's token, after none", tok, fetches.Load())
+	}
+}
+
+// TestWaiterOutlastsOneFailedLook: one LoadOrLock that fails while a
+// process waits for another's token does not end the wait; failures in a
+// row (maxLoadFailures) do.
+func TestWaiterOutlastsOneFailedLook(t *testing.T) {
+	f, fetches := sequenceFetcher("app:waiter-failure", time.Hour)
+	_, store, holderSaves, got := waitOnHolder(t, f)
+	store.failLooks.Store(1)
+	waitUntil(t, func() bool { return store.failLooks.Load() == 0 })
+	looks := store.lockLooks.Load()
+	waitUntil(t, func() bool { return store.lockLooks.Load() >= looks+1 || len(got) > 0 })
+	holderSaves()
+	if tok := <-got; tok != "tok-holder" || fetches.Load() != 0 {
+		t.Errorf("the waiter got %q after %d fetches; want the holder's token, after none", tok, fetches.Load())
+	}
+
+	f, fetches = sequenceFetcher("app:waiter-failures", time.Hour)
+	_, store, _, got = waitOnHolder(t, f)
+	store.failLooks.Store(maxLoadFailures)
+	if tok := <-got; tok != "tok-1" || fetches.Load() != 1 {
+		t.Errorf("after %d failed looks in a row, the waiter got %q after %d fetches; want its own tok-1", maxLoadFailures, tok, fetches.Load())
+	}
+}
 
 // TestSlowFetchKeepsItsLock: a fetch that outlasts the refresh lock's TTL
 // (DingTalk failing, the fetch retried) extends the lock as it runs, so
