@@ -14,8 +14,10 @@ import (
 )
 
 // Retry limits of the client [NewRetryClient] builds: at most
-// TokenRetryMax retries, waits growing from TokenRetryWaitMin to
-// TokenRetryWaitMax with jitter, about 5 s of waiting in all.
+// TokenRetryMax retries. Before retry n (from 0) it waits a random time in
+// the upper half of TokenRetryWaitMin<<n, a step TokenRetryWaitMax caps:
+// 0.25–0.5 s, 0.5–1 s and 1–2 s, 1.75–3.5 s in all. A 429 or 503 with
+// Retry-After in seconds waits that long instead, at most 10 s.
 const (
 	TokenRetryMax     = 3
 	TokenRetryWaitMin = 500 * time.Millisecond
