@@ -29,10 +29,11 @@ type Hooks struct {
 	// LockWaited is called when another process held the cluster refresh
 	// lock and this one waited for it.
 	LockWaited func(LockWaitInfo)
-	// TokenRejected is called when DingTalk rejects a token a Transport sent.
+	// TokenRejected is called when DingTalk rejects a token a Transport
+	// sent, or one a call of [Manager.WithToken] used.
 	TokenRejected func(TokenRejectedInfo)
 	// Retried is called when a Transport sends a request again with a fresh
-	// token.
+	// token, or WithToken calls its function again with one.
 	Retried func(RetriedInfo)
 	// StoreError is called when a Store or Locker call fails.
 	StoreError func(StoreErrorInfo)
@@ -101,7 +102,7 @@ type LockWaitInfo struct {
 
 // TokenRejectedInfo describes DingTalk rejecting a token.
 type TokenRejectedInfo struct {
-	Context context.Context // the request's
+	Context context.Context // the request's, or the one given to WithToken
 	Key     string
 	API     string // "new" (api.dingtalk.com /v1.0, /v2.0) or "legacy"
 	Status  int    // the HTTP status
@@ -115,7 +116,7 @@ type TokenRejectedInfo struct {
 
 // RetriedInfo describes a request sent again with a fresh token.
 type RetriedInfo struct {
-	Context context.Context // the request's
+	Context context.Context // the request's, or the one given to WithToken
 	Key     string
 }
 
