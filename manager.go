@@ -45,7 +45,8 @@ const (
 // The zero Manager is ready to use; set the fields before first use.
 type Manager struct {
 	// Store, if not nil, shares tokens between processes. If it also
-	// implements Locker, one process per cluster fetches a token.
+	// implements TokenLocker or Locker, one process per cluster fetches a
+	// token.
 	Store Store
 	// RefreshAhead is how long before a token expires a background refresh
 	// may start while callers keep getting the current token; each token
