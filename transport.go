@@ -42,7 +42,14 @@ type Transport struct {
 	Manager *Manager
 	// Base sends the requests. If nil, http.DefaultTransport is used (as it
 	// was when the program started, if http.DefaultTransport is this
-	// Transport itself).
+	// Transport itself). Base must not follow redirects itself: it would send
+	// the token to wherever a redirect points, since net/http keeps the
+	// x-acs-dingtalk-access-token header on a redirect to another host. The
+	// caller's client follows them through this Transport instead, which
+	// gives the token only to Hosts. A go-retryablehttp RoundTripper as
+	// Base needs, on its HTTPClient:
+	//
+	//	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	Base http.RoundTripper
 	// Hosts receive the token. If nil, DefaultHosts is used. Requests to them
 	// go only over https: plain http is sent as https, except to loopback
