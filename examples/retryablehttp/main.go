@@ -40,10 +40,14 @@ func run() error {
 	}
 
 	// 2. retryablehttp on the inside, as Base: dingtoken handles rejected
-	//    tokens, the retrying transport handles flaky networks.
+	//    tokens, the retrying transport handles flaky networks. Its logger
+	//    is off: it would print each URL, a legacy token included. Its
+	//    client follows no redirect, which would carry the token header to
+	//    another host; the outer client follows them through dingtoken.
 	inner := retryablehttp.NewClient()
 	inner.Logger = nil
 	inner.HTTPClient = sim.Client()
+	inner.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	client := &http.Client{Transport: &dingtoken.Transport{Fetcher: creds, Base: &retryablehttp.RoundTripper{Client: inner}}}
 	sim.RevokeAll()
 	return get(client, "https://oapi.dingtalk.com/topapi/v2/user/get")
