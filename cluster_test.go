@@ -333,10 +333,12 @@ func TestFollowersGetTheTokenRightAfterTheHolder(t *testing.T) {
 	}
 }
 
-// TestSlowStoreCostsThreeRoundTrips: memcached answering 40 ms late. A cold
-// start reads the store and takes the lock at once, reads again, fetches,
-// saves, and leaves unlocking to the background.
-func TestSlowStoreCostsThreeRoundTrips(t *testing.T) {
+// TestSlowStoreCostsTwoRoundTrips: memcached answering 40 ms late. A cold
+// start reads the store and takes the lock in the token's place at once,
+// fetches, and saves the token over the lock. The calls themselves are
+// TestColdStartMakesTwoStoreCalls's to count; this bound is loose, for
+// noisy machines.
+func TestSlowStoreCostsTwoRoundTrips(t *testing.T) {
 	srv := newSim(t)
 	srv.SetTokenDelay(100 * time.Millisecond)
 	mc := memcachedtest.Start(t)
@@ -349,9 +351,10 @@ func TestSlowStoreCostsThreeRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A request and its answer each wait 40 ms at the proxy: 80 ms a round
-	// trip. The fetch and three round trips take 340 ms; six took 580 ms.
+	// trip. The fetch and two round trips take 260 ms; three took 340 ms,
+	// six 580 ms.
 	if d := time.Since(start); d > 450*time.Millisecond {
-		t.Errorf("cold start through a slow memcached took %v, want about 340 ms", d)
+		t.Errorf("cold start through a slow memcached took %v, want about 260 ms", d)
 	}
 	settle(m)
 }

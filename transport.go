@@ -33,8 +33,10 @@ const maxDrain = 64 << 10
 // what happens: one the Manager issued for Fetcher's key, or
 // [TokenPlaceholder], is replaced by the current token and recovered like an
 // injected one; any other token (a user's, another app's) is sent untouched.
-// Requests to other hosts, to the token endpoints and to robot webhooks pass
-// through untouched too.
+// Requests to the token endpoints and to robot webhooks pass through
+// untouched too, and so do requests to other hosts, except that a token the
+// Manager issued for Fetcher's key, or TokenPlaceholder, is taken off them:
+// http.Client copies the caller's headers to the target of a redirect.
 type Transport struct {
 	// Fetcher gets this transport's tokens. Required.
 	Fetcher Fetcher
@@ -69,7 +71,7 @@ func NewClient(f Fetcher) *http.Client {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := hostname(req.URL)
 	if !t.isTokenHost(host) {
-		resp, err := t.base().RoundTrip(req)
+		resp, err := t.base().RoundTrip(t.withoutOurTokens(req))
 		return t.finish(req, resp, err)
 	}
 	upgrade := false

@@ -99,6 +99,28 @@ func callerTokens(req *http.Request) []string {
 	return values
 }
 
+// withoutOurTokens returns req, bound for a host that gets no token, or,
+// if it carries tokens and each is TokenPlaceholder or one the Manager
+// issued for t.Fetcher (the caller's own, carried over by http.Client to
+// the target of a redirect), a copy without them.
+func (t *Transport) withoutOurTokens(req *http.Request) *http.Request {
+	header := hasTokenHeader(req.Header)
+	if t.Fetcher == nil || !header && !hasTokenParam(req.URL.RawQuery) {
+		return req
+	}
+	theirs := callerTokens(req)
+	if len(theirs) == 0 || !t.manager().issuedAll(t.Fetcher, theirs) {
+		return req
+	}
+	c := &requestCopy{req: *req, url: *req.URL}
+	c.req.URL = &c.url
+	c.url.RawQuery = withoutTokenParams(c.url.RawQuery)
+	if header {
+		c.req.Header, _ = copyHeader(req.Header)
+	}
+	return &c.req
+}
+
 // issuedAll reports whether every value is TokenPlaceholder or a token m
 // issued for f, so that the current token may take their place. With no
 // values (only empty token fields) it is true: there is nothing to keep.

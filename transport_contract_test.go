@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -246,5 +247,68 @@ func TestHotPathAllocations(t *testing.T) {
 		if extra := ours - bare; extra > tt.want {
 			t.Errorf("%s: the Transport adds %v allocations, want at most %v", tt.url, extra, tt.want)
 		}
+	}
+}
+
+// TestOurTokenStaysOffOtherHosts: http.Client copies a caller's headers to
+// the target of a redirect, so a token the caller put on a request to
+// DingTalk itself would follow a redirect elsewhere; and a caller may put
+// one on a request to another host. A token the Manager issued, or the
+// placeholder, is taken off a request to a host that gets no token; any
+// other token is sent as it is.
+func TestOurTokenStaysOffOtherHosts(t *testing.T) {
+	srv := newSim(t)
+	m := &Manager{}
+	f := appCreds(srv)
+	issued := tokenOf(t, m, f)
+	var landed struct {
+		sync.Mutex
+		header, query string
+		requests      int
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		landed.Lock()
+		defer landed.Unlock()
+		landed.header, landed.query = r.Header.Get(tokenHeader), r.URL.Query().Get(tokenParam)
+		landed.requests++
+	}))
+	defer other.Close()
+	srv.Handle("/v1.0/redirect", http.RedirectHandler(other.URL+"/landed", http.StatusFound))
+	client := &http.Client{Transport: &Transport{Fetcher: f, Manager: m, Base: srv.Transport()}}
+	for _, tc := range []struct {
+		name, url, header string
+		wantHeader        string
+		wantQuery         string
+	}{
+		{"issued token, redirected", "https://api.dingtalk.com/v1.0/redirect", issued, "", ""},
+		{"placeholder, redirected", "https://api.dingtalk.com/v1.0/redirect", TokenPlaceholder, "", ""},
+		{"issued token in the header, to another host", other.URL + "/direct", issued, "", ""},
+		{"a user's token in the header, to another host", other.URL + "/direct", "tok-of-a-user", "tok-of-a-user", ""},
+		{"issued token in the query, to another host", other.URL + "/direct?a=1&access_token=" + issued, "", "", ""},
+		{"a user's token in the query, to another host", other.URL + "/direct?access_token=tok-of-a-user", "", "", "tok-of-a-user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := newRequest(t, "GET", tc.url, nil)
+			if tc.header != "" {
+				req.Header.Set(tokenHeader, tc.header)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			landed.Lock()
+			defer landed.Unlock()
+			if landed.requests != 1 {
+				t.Fatalf("%d requests reached the other host, want 1", landed.requests)
+			}
+			landed.requests = 0
+			if landed.header != tc.wantHeader || landed.query != tc.wantQuery {
+				t.Errorf("the other host got header %q and query %q, want %q and %q", landed.header, landed.query, tc.wantHeader, tc.wantQuery)
+			}
+			if got := req.Header.Get(tokenHeader); got != tc.header {
+				t.Errorf("the caller's request now has header %q, want its own %q", got, tc.header)
+			}
+		})
 	}
 }
