@@ -23,7 +23,9 @@ const memcacheLockValue = memcacheValueVersion + ";1;"
 // returns what the add found. A stale, expired or undecodable value is
 // replaced with the lock by a cas, one more round trip, so that a value
 // saved meanwhile survives; one that did not decode is reported as an
-// error wrapping errCorruptValue, with the lock taken.
+// error wrapping errCorruptValue, with the lock taken. A stale token this
+// store has read or saved is replaced by a cas alone, in one round trip,
+// if it is unchanged since.
 func (s *MemcacheStore) LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error) {
 	mkey := memcacheKey(key)
 	lock := &memcache.Item{Key: mkey, Value: []byte(memcacheLockValue + newOwnerID()), Expiration: lockExpiration(ttl)}
@@ -78,7 +80,7 @@ func (s *MemcacheStore) extendLock(ctx context.Context, mkey string, value []byt
 		item.Expiration = lockExpiration(ttl)
 		return s.client.CompareAndSwap(item)
 	})
-	if errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrNotStored) {
+	if changedSince(err) {
 		err = errLockGone
 	}
 	if err != nil {
@@ -91,6 +93,12 @@ func (s *MemcacheStore) extendLock(ctx context.Context, mkey string, value []byt
 // value and expiry, to the millisecond a Store keeps.
 func sameToken(stored, t Token) bool {
 	return stored.Value == t.Value && stored.Expiry.UnixMilli() == t.Expiry.UnixMilli()
+}
+
+// changedSince reports whether a cas failed because the item changed, or
+// went, since it was read.
+func changedSince(err error) bool {
+	return errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCacheMiss)
 }
 
 // errLockGone: the lock to extend is no longer there, or not its holder's.
@@ -113,6 +121,20 @@ type lockLook struct {
 // its cas is looked at once more; after that, another process is busy with
 // the key, and it reports a holder.
 func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
+	if stale.Value != "" {
+		if known := s.memo.holding(lock.Key, encodeMemcacheValue(stale)); known != nil {
+			// The stale token as last seen: replaced in one round trip if
+			// it is still there, unchanged.
+			known.Value, known.Expiration = lock.Value, lock.Expiration
+			err := s.client.CompareAndSwap(known)
+			if err == nil {
+				return lockLook{locked: true}
+			}
+			if !changedSince(err) {
+				return lockLook{err: err}
+			}
+		}
+	}
 	for range 2 {
 		type got struct {
 			item *memcache.Item
@@ -142,6 +164,7 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
 		}
 		t, corrupt := decodeMemcacheValue(g.item.Value)
 		if corrupt == nil && !sameToken(t, stale) && t.validAt(time.Now()) {
+			s.memo.remember(g.item)
 			return lockLook{token: t}
 		}
 		g.item.Value, g.item.Expiration = lock.Value, lock.Expiration
@@ -149,7 +172,7 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
 		if err == nil {
 			return lockLook{locked: true, corrupt: corrupt}
 		}
-		if !errors.Is(err, memcache.ErrCASConflict) && !errors.Is(err, memcache.ErrNotStored) && !errors.Is(err, memcache.ErrCacheMiss) {
+		if !changedSince(err) {
 			return lockLook{err: err}
 		}
 	}

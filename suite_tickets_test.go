@@ -171,19 +171,23 @@ func TestSuiteTicketsSurviveAMemcachedRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	mc.Restart()
-	// A connection pooled before the restart fails once; a Ticket call
-	// that meets it answers from memory and the next one writes back.
 	b.Ticket(ctx)
 	if _, err := b.Ticket(ctx); !errors.Is(err, ErrNoSuiteTicket) {
 		t.Fatalf("after the restart, a replica that never saw it: err = %v", err)
 	}
-	for range 2 {
+	// Each connection pooled before the restart fails once; a Ticket call
+	// that meets one answers from memory, and the first that reaches
+	// memcached writes the ticket back.
+	for calls := 1; ; calls++ {
 		if got, err := a.Ticket(ctx); err != nil || got != "ticket-before-restart" {
 			t.Fatalf("the replica that saw it: %q, %v", got, err)
 		}
-	}
-	if got, err := b.Ticket(ctx); err != nil || got != "ticket-before-restart" {
-		t.Errorf("after the write-back: %q, %v", got, err)
+		if got, err := b.Ticket(ctx); err == nil && got == "ticket-before-restart" {
+			break
+		}
+		if calls == 5 {
+			t.Fatalf("after %d calls of the replica that saw it, the other still reads no ticket", calls)
+		}
 	}
 }
 
