@@ -1,0 +1,145 @@
+package dingtoken
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// description is how a value that holds secrets prints and logs: its type,
+// the fields that tell it apart, and its secrets as REDACTED ("" when
+// unset, which is worth seeing). The String, GoString, Format and LogValue
+// of every such type go through one, so that the value's own fields never
+// reach fmt or encoding/json, which would print them all, secrets included.
+type description struct {
+	typ    string // the type's name, without the package
+	isNil  bool
+	fields []shown
+}
+
+// shown is one field of a description.
+type shown struct {
+	name     string     // the Go field's name
+	text     string     // as String prints it
+	value    slog.Value // as LogValue gives it
+	optional bool       // left out when unset
+}
+
+// describe describes c, which may be nil, by the fields that fields picks.
+func describe[T any](typ string, c *T, fields func(*T) []shown) description {
+	if c == nil {
+		return description{typ: typ, isNil: true}
+	}
+	return description{typ: typ, fields: fields(c)}
+}
+
+// idField shows a field that identifies the value, such as a client ID.
+func idField(name, v string) shown {
+	return shown{name: name, text: strconv.Quote(v), value: slog.StringValue(v)}
+}
+
+// optionalField shows a field, such as an Endpoint, only when it is set.
+func optionalField(name, v string) shown {
+	f := idField(name, v)
+	f.optional = v == ""
+	return f
+}
+
+// flagField shows a bool field, such as Legacy, only when it is true.
+func flagField(name string, v bool) shown {
+	return shown{name: name, text: strconv.FormatBool(v), value: slog.BoolValue(v), optional: !v}
+}
+
+// secretField shows whether a secret is set, as Token shows its value.
+func secretField(name, secret string) shown {
+	r := redactedValue(secret)
+	return shown{name: name, text: r, value: slog.StringValue(r)}
+}
+
+// fetcherField shows a Fetcher held by another value: by its description
+// if it has one, otherwise by its type and key, for a Fetcher of another
+// package may print its own secrets.
+func fetcherField(name string, f Fetcher) shown {
+	switch d := f.(type) {
+	case nil:
+		return shown{name: name, text: "nil", value: slog.StringValue("nil")}
+	case interface{ description() description }:
+		return shown{name: name, text: d.description().String(), value: d.description().LogValue()}
+	}
+	text := fmt.Sprintf("%T{Key: %q}", f, f.Key())
+	return shown{name: name, text: text, value: slog.StringValue(text)}
+}
+
+// String prints the type and fields: dingtoken.T{ID: "x", Secret: REDACTED}.
+func (d description) String() string {
+	if d.isNil {
+		return "<nil>"
+	}
+	var b strings.Builder
+	b.WriteString("dingtoken." + d.typ + "{")
+	for i, f := range d.present() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.name + ": " + f.text)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, except that nil is spelled as %#v spells it.
+func (d description) GoString() string {
+	if d.isNil {
+		return "(*dingtoken." + d.typ + ")(nil)"
+	}
+	return d.String()
+}
+
+// format serves every fmt verb. A String method alone serves %v, %s, %q
+// and %x; for the others (%d, %t...) fmt would print every field.
+func (d description) format(s fmt.State, verb rune) {
+	if verb == 'v' && s.Flag('#') {
+		io.WriteString(s, d.GoString())
+		return
+	}
+	fmt.Fprintf(s, fmt.FormatString(s, verb), d.String())
+}
+
+// LogValue is a group of the type and the fields, under lower-case keys.
+func (d description) LogValue() slog.Value {
+	if d.isNil {
+		return slog.StringValue("<nil>")
+	}
+	attrs := []slog.Attr{slog.String("type", "dingtoken."+d.typ)}
+	for _, f := range d.present() {
+		attrs = append(attrs, slog.Attr{Key: logKey(f.name), Value: f.value})
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// present returns the fields to show: all but the unset optional ones.
+func (d description) present() []shown {
+	var fields []shown
+	for _, f := range d.fields {
+		if !f.optional {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
+
+// logKey turns a Go field name into a log key: ClientID to clientID,
+// SSOSecret to ssoSecret.
+func logKey(name string) string {
+	n := 0
+	for n < len(name) && unicode.IsUpper(rune(name[n])) {
+		n++
+	}
+	if n > 1 && n < len(name) {
+		n-- // the last capital starts the next word
+	}
+	return strings.ToLower(name[:n]) + name[n:]
+}
