@@ -98,14 +98,20 @@ func (d description) GoString() string {
 	return d.String()
 }
 
-// format serves every fmt verb. A String method alone serves %v, %s, %q
-// and %x; for the others (%d, %t...) fmt would print every field.
+// format serves every fmt verb, as formatRedacted does.
 func (d description) format(s fmt.State, verb rune) {
+	formatRedacted(s, verb, d.String(), d.GoString())
+}
+
+// formatRedacted prints a value's redacted text (goText for %#v) for any
+// verb. A String method alone serves %v, %s, %q and %x; for the others
+// (%d, %t...) fmt would print every field, secrets included.
+func formatRedacted(s fmt.State, verb rune, text, goText string) {
 	if verb == 'v' && s.Flag('#') {
-		io.WriteString(s, d.GoString())
+		io.WriteString(s, goText)
 		return
 	}
-	fmt.Fprintf(s, fmt.FormatString(s, verb), d.String())
+	fmt.Fprintf(s, fmt.FormatString(s, verb), text)
 }
 
 // LogValue is a group of the type and the fields, under lower-case keys.

@@ -10,8 +10,8 @@ import (
 
 // Token is a DingTalk access token and the moment it stops being valid.
 //
-// Its String, GoString and LogValue methods never show Value, so a Token can
-// be printed or logged without leaking it.
+// Its String, GoString, Format and LogValue methods never show Value, so a
+// Token can be printed or logged without leaking it.
 type Token struct {
 	Value  string
 	Expiry time.Time
@@ -24,6 +24,9 @@ func (t Token) String() string {
 
 // GoString is used by %#v; it redacts the value like String.
 func (t Token) GoString() string { return t.String() }
+
+// Format prints t as String does for every verb, %d included.
+func (t Token) Format(s fmt.State, verb rune) { formatRedacted(s, verb, t.String(), t.GoString()) }
 
 // LogValue makes slog print the expiry and a redacted value.
 func (t Token) LogValue() slog.Value {
