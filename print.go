@@ -59,6 +59,11 @@ func secretField(name, secret string) shown {
 	return shown{name: name, text: r, value: slog.StringValue(r)}
 }
 
+// countField shows how many of something a value holds, such as tokens.
+func countField(name string, n int) shown {
+	return shown{name: name, text: strconv.Itoa(n), value: slog.IntValue(n)}
+}
+
 // fetcherField shows a Fetcher held by another value: by its description
 // if it has one, otherwise by its type and key, for a Fetcher of another
 // package may print its own secrets.

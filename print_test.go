@@ -30,7 +30,11 @@ func secretHolders(t *testing.T) []struct {
 		t.Fatal(err)
 	}
 	app := &AppCredentials{ClientID: "print-app", ClientSecret: printSecret, Endpoint: "https://print.example"}
+	store := NewMemoryStore()
 	expiry := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := store.Save(context.Background(), "print-key", Token{Value: printTicket, Expiry: expiry}); err != nil {
+		t.Fatal(err)
+	}
 	return []struct {
 		name string
 		v    any
@@ -49,6 +53,7 @@ func secretHolders(t *testing.T) []struct {
 			[]string{"ClientCredentials", "print-client", "print-own-corp"}},
 		{"SuiteTickets", tickets, []string{"SuiteTickets", "print-suite"}},
 		{"JSAPITicket", &JSAPITicket{App: app, Legacy: true}, []string{"JSAPITicket", "print-app"}},
+		{"MemoryStore", store, []string{"MemoryStore"}},
 		{"Token", Token{Value: printSecret, Expiry: expiry}, []string{"2031"}},
 	}
 }
@@ -113,7 +118,7 @@ func TestSecretHoldersPrintWithoutSecrets(t *testing.T) {
 func TestNilSecretHoldersPrint(t *testing.T) {
 	for _, v := range []any{
 		(*AppCredentials)(nil), (*LegacyAppCredentials)(nil), (*CorpCredentials)(nil), (*SuiteCredentials)(nil),
-		(*SSOCredentials)(nil), (*ClientCredentials)(nil), (*SuiteTickets)(nil), (*JSAPITicket)(nil),
+		(*SSOCredentials)(nil), (*ClientCredentials)(nil), (*SuiteTickets)(nil), (*JSAPITicket)(nil), (*MemoryStore)(nil),
 	} {
 		for form := range printedForms(v) {
 			if strings.Contains(form, "PANIC") || strings.Contains(form, "panicked") {

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 )
 
-// The types below hold a secret or a ticket. Each prints and logs through
+// The types below hold a secret, a ticket or tokens. Each prints and logs through
 // its description, on pointer receivers like its other methods: the types
 // hold state that a copy must not read.
 
@@ -159,3 +159,23 @@ func (t *JSAPITicket) Format(s fmt.State, verb rune) { t.description().format(s,
 
 // LogValue makes slog log what String shows.
 func (t *JSAPITicket) LogValue() slog.Value { return t.description().LogValue() }
+
+func (s *MemoryStore) description() description {
+	return describe("MemoryStore", s, func(s *MemoryStore) []shown {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return []shown{countField("Tokens", len(s.tokens))}
+	})
+}
+
+// String shows how many tokens s holds, and none of them.
+func (s *MemoryStore) String() string { return s.description().String() }
+
+// GoString is used by %#v; it shows what String shows.
+func (s *MemoryStore) GoString() string { return s.description().GoString() }
+
+// Format prints s as String does for every verb, %d included.
+func (s *MemoryStore) Format(st fmt.State, verb rune) { s.description().format(st, verb) }
+
+// LogValue makes slog log what String shows.
+func (s *MemoryStore) LogValue() slog.Value { return s.description().LogValue() }
