@@ -10,13 +10,20 @@ import (
 // that token (see [IsTokenRejected]), WithToken drops the token as a
 // [Transport] does, gets a fresh one and calls call once more, never twice.
 // It returns call's last error, or the Manager's if no token could be had.
+//
+// call's error comes back with the token scrubbed from its text, as a
+// Transport scrubs its base's errors: an SDK that puts the token in a legacy
+// URL fails with a *url.Error quoting it. errors.Is and errors.As still find
+// what it wraps; a *url.Error stays one, with the token REDACTED in its URL.
 func (m *Manager) WithToken(ctx context.Context, f Fetcher, call func(ctx context.Context, token string) error) error {
 	e, err := m.entry(ctx, f)
 	if err != nil {
 		return err
 	}
+	// IsTokenRejected reads call's own error: scrubbing may replace an
+	// error that quotes the token, codes and all.
 	if err = callWith(ctx, e, call); !IsTokenRejected(err) || !m.invalidateReported(ctx, f, e.token.Value, err) {
-		return err
+		return redactError(err, e.token.Value)
 	}
 	fresh, err := m.entry(ctx, f)
 	if err != nil {
@@ -27,7 +34,7 @@ func (m *Manager) WithToken(ctx context.Context, f Fetcher, call func(ctx contex
 		// As for a Transport: drops the fresh token, or damps the chain.
 		m.invalidateReported(ctx, f, fresh.token.Value, err)
 	}
-	return err
+	return redactError(err, e.token.Value, fresh.token.Value)
 }
 
 // invalidateReported is invalidate, telling the hooks what rejected the

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -185,5 +188,63 @@ func TestIsTokenRejectedBehindANilEmbeddedPointer(t *testing.T) {
 	}
 	if !IsTokenRejected(errWithEmbedded{&codes{Code: "InvalidAuthentication", StatusCode: 401}}) {
 		t.Error("embedded InvalidAuthentication 401: not a rejection")
+	}
+}
+
+// TestWithTokenErrorsNeverShowTheToken: an SDK that puts the token in a
+// legacy URL fails with a *url.Error quoting it. WithToken returns call's
+// error without the token, on the first call and on the retry after a
+// rejection, and errors.As still finds the *url.Error and the net.Error.
+func TestWithTokenErrorsNeverShowTheToken(t *testing.T) {
+	get := func(ctx context.Context, token string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:1/topapi/x?access_token="+token, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return errors.New("a request to port 1 succeeded")
+		}
+		return err
+	}
+	tests := []struct {
+		name      string
+		rejected  int // calls that DingTalk rejects before the request
+		wantCalls int
+	}{
+		{"first call", 0, 1},
+		{"retry after a rejection", 1, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int32
+			f := FetcherFunc("withtoken-url", func(context.Context) (Token, error) {
+				return Token{Value: fmt.Sprintf("withtoken-token-%d-0123456789", n.Add(1)), Expiry: time.Now().Add(time.Hour)}, nil
+			})
+			var tokens []string
+			err := (&Manager{}).WithToken(context.Background(), f, func(ctx context.Context, token string) error {
+				tokens = append(tokens, token)
+				if len(tokens) <= tt.rejected {
+					return &APIError{StatusCode: 200, Code: "40014"}
+				}
+				return get(ctx, token)
+			})
+			if len(tokens) != tt.wantCalls {
+				t.Fatalf("%d calls, want %d", len(tokens), tt.wantCalls)
+			}
+			if err == nil {
+				t.Fatal("err = nil, want the request's error")
+			}
+			assertErrorClean(t, err, tokens...)
+			var ue *url.Error
+			if !errors.As(err, &ue) || !strings.Contains(ue.URL, "access_token=REDACTED") {
+				t.Errorf("errors.As(*url.Error) on %v: %v", err, ue)
+			}
+			var ne net.Error
+			if !errors.As(err, &ne) {
+				t.Errorf("errors.As(net.Error) failed on %v", err)
+			}
+		})
 	}
 }
