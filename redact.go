@@ -18,12 +18,28 @@ const redacted = "REDACTED"
 // the secret.
 const minSubstringSecret = 8
 
-// secretParams are the query parameters whose values are secrets however
-// they are spelled: DingTalk's legacy token and app secret.
-var secretParams = []string{"access_token", "appsecret"}
+// secretParams are the parameters whose values are secrets, in lower case;
+// redactParams matches them in any case and at the end of a longer name,
+// so that appsecret covers the new API's appSecret, and access_token the
+// legacy suite_access_token. Tickets are here too: a suite ticket and a
+// suite secret get a token, and a jsapi ticket signs dd.config.
+var secretParams = []string{
+	"access_token", // every legacy API
+	"appsecret",    // GET /gettoken, GET /sns/gettoken
+	"corpsecret",   // GET /sso/gettoken
+	"suite_secret", // POST /service/get_suite_token
+	"suite_ticket",
+	"accesssecret", // POST /service/get_corp_token
+	"suiteticket",
+	"suitesecret", // the new API's bodies, and SDKs printing them
+	"ssosecret",
+	"client_secret",
+	"clientsecret",
+	"jsapi_ticket", // the text a dd.config signature is made of
+}
 
-// redactString returns s with the values of the access_token and appsecret
-// query parameters replaced by REDACTED, and every secret too, in each form
+// redactString returns s with the values of secretParams replaced by
+// REDACTED, and every secret too, in each form
 // it takes in a URL or in quoted text: as it is, query-escaped ('+' or "%20"
 // for a space), path-escaped, and Go-quoted (%q). Secrets shorter than
 // minSubstringSecret are replaced only where they stand whole.

@@ -229,3 +229,39 @@ func TestLegacySecretEscapedNeverInErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactParams: the value of every parameter DingTalk's APIs take a
+// secret or a ticket in is REDACTED, its name in any case and at the end
+// of a longer one; other parameters are left alone.
+func TestRedactParams(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		// What it always did.
+		{"access_token", "GET /topapi/x?access_token=tok-1&lang=zh", "GET /topapi/x?access_token=REDACTED&lang=zh"},
+		{"suite_access_token", "/service/get_auth_info?suite_access_token=tok-2", "/service/get_auth_info?suite_access_token=REDACTED"},
+		{"appsecret", `Get "/gettoken?appkey=k&appsecret=s3cr3t": EOF`, `Get "/gettoken?appkey=k&appsecret=REDACTED": EOF`},
+		{"any case", "APPSECRET=s3cr3t#frag", "APPSECRET=REDACTED#frag"},
+		{"empty value", "access_token=&lang=zh", "access_token=&lang=zh"},
+		{"already redacted", "access_token=REDACTED", "access_token=REDACTED"},
+		{"twice", "access_token=a access_token=b", "access_token=REDACTED access_token=REDACTED"},
+		// DingTalk's other secrets and tickets.
+		{"corpsecret", "/sso/gettoken?corpid=ding1&corpsecret=s3cr3t", "/sso/gettoken?corpid=ding1&corpsecret=REDACTED"},
+		{"suite_secret", "suite_key=k&suite_secret=s3cr3t&suite_ticket=t1ck3t", "suite_key=k&suite_secret=REDACTED&suite_ticket=REDACTED"},
+		{"suiteSecret", "suiteKey=k&suiteSecret=s3cr3t&suiteTicket=t1ck3t", "suiteKey=k&suiteSecret=REDACTED&suiteTicket=REDACTED"},
+		{"accessSecret", "accessKey=k&accessSecret=s3cr3t&auth_corpid=c", "accessKey=k&accessSecret=REDACTED&auth_corpid=c"},
+		{"suiteTicket", "/service/get_corp_token?timestamp=1&suiteTicket=t1ck3t&accessKey=k", "/service/get_corp_token?timestamp=1&suiteTicket=REDACTED&accessKey=k"},
+		{"ssoSecret", "corpid=ding1 ssoSecret=s3cr3t", "corpid=ding1 ssoSecret=REDACTED"},
+		{"client_secret", "client_id=c&client_secret=s3cr3t&grant_type=client_credentials", "client_id=c&client_secret=REDACTED&grant_type=client_credentials"},
+		{"clientSecret", "clientId=c&clientSecret=s3cr3t&code=x", "clientId=c&clientSecret=REDACTED&code=x"},
+		{"jsapi_ticket", "jsapi_ticket=t1ck3t&noncestr=n&timestamp=1&url=u", "jsapi_ticket=REDACTED&noncestr=n&timestamp=1&url=u"},
+		// Names whose values are not secrets.
+		{"identifiers", "appkey=k&corpid=c&suite_key=k&auth_corpid=c&timestamp=1&noncestr=n",
+			"appkey=k&corpid=c&suite_key=k&auth_corpid=c&timestamp=1&noncestr=n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redactParams(tt.in); got != tt.want {
+				t.Errorf("redactParams(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
