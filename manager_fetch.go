@@ -33,6 +33,10 @@ func (m *Manager) fetch(ctx context.Context, ks *keyState, f Fetcher, background
 	}
 	if err != nil {
 		m.stats.fetchErrors.Add(1)
+		// The credential types of this package scrub their secrets from
+		// their errors; a Fetcher of another package may not. Its secrets
+		// are unknown here, but not the parameters DingTalk takes them in.
+		err = redactError(err)
 		if !strings.HasPrefix(err.Error(), "dingtoken: ") {
 			err = fmt.Errorf("dingtoken: fetch %s: %w", ks.key, err)
 		}

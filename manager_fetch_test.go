@@ -1,0 +1,52 @@
+package dingtoken
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestOwnFetcherErrorsHideSecretParams: a Fetcher of the user's own (a
+// FetcherFunc here) fails on a legacy URL with the secret in its query. The
+// Manager cannot know the secret, but returns and logs the error with the
+// secret parameter's value REDACTED, a *url.Error still.
+func TestOwnFetcherErrorsHideSecretParams(t *testing.T) {
+	const secret = "S3CRETS3CRET"
+	for _, path := range []string{
+		"/gettoken?appkey=x&appsecret=",
+		"/sso/gettoken?corpid=x&corpsecret=",
+		"/service/get_suite_token?suite_key=x&suite_ticket=t&suite_secret=",
+	} {
+		t.Run(path, func(t *testing.T) {
+			f := FetcherFunc("own-legacy", func(ctx context.Context) (Token, error) {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:1"+path+secret, nil)
+				if err != nil {
+					return Token{}, err
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					return Token{}, errors.New("a request to port 1 succeeded")
+				}
+				return Token{}, err
+			})
+			logger, logs := newLogger()
+			_, err := (&Manager{Logger: logger}).Token(context.Background(), f)
+			if err == nil {
+				t.Fatal("err = nil, want the fetcher's error")
+			}
+			assertErrorClean(t, err, secret)
+			assertNoSecret(t, "log", logs.String(), secret)
+			if !strings.Contains(logs.String(), "level=WARN msg=\"dingtoken: token fetch failed\"") {
+				t.Errorf("the log lacks the failed fetch: %q", logs.String())
+			}
+			var ue *url.Error
+			if !errors.As(err, &ue) || !strings.Contains(ue.URL, "=REDACTED") {
+				t.Errorf("errors.As(*url.Error) on %v: %v", err, ue)
+			}
+		})
+	}
+}
