@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -28,12 +29,17 @@ type shown struct {
 	optional bool       // left out when unset
 }
 
-// describe describes c, which may be nil, by the fields that fields picks.
-func describe[T any](typ string, c *T, fields func(*T) []shown) description {
-	if c == nil {
-		return description{typ: typ, isNil: true}
+// describe describes c, which may be nil, by its type's name and the
+// fields it picks.
+func describe[T any, P interface {
+	*T
+	fields() []shown
+}](c P) description {
+	d := description{typ: reflect.TypeFor[T]().Name(), isNil: c == nil}
+	if c != nil {
+		d.fields = c.fields()
 	}
-	return description{typ: typ, fields: fields(c)}
+	return d
 }
 
 // idField shows a field that identifies the value, such as a client ID.
@@ -71,8 +77,8 @@ func fetcherField(name string, f Fetcher) shown {
 	switch d := f.(type) {
 	case nil:
 		return shown{name: name, text: "nil", value: slog.StringValue("nil")}
-	case interface{ description() description }:
-		return shown{name: name, text: d.description().String(), value: d.description().LogValue()}
+	case interface{ fields() []shown }: // one of this package's, which print safely
+		return shown{name: name, text: fmt.Sprint(d), value: slog.AnyValue(d)}
 	}
 	text := fmt.Sprintf("%T{Key: %q}", f, f.Key())
 	return shown{name: name, text: text, value: slog.StringValue(text)}

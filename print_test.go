@@ -53,6 +53,7 @@ func secretHolders(t *testing.T) []struct {
 			[]string{"ClientCredentials", "print-client", "print-own-corp"}},
 		{"SuiteTickets", tickets, []string{"SuiteTickets", "print-suite"}},
 		{"JSAPITicket", &JSAPITicket{App: app, Legacy: true}, []string{"JSAPITicket", "print-app"}},
+		{"JSAPITicket of a FetcherFunc", &JSAPITicket{App: FetcherFunc("print-func-key", nil)}, []string{"JSAPITicket", "print-func-key"}},
 		{"MemoryStore", store, []string{"MemoryStore"}},
 		{"Token", Token{Value: printSecret, Expiry: expiry}, []string{"2031"}},
 	}
