@@ -31,9 +31,9 @@ const (
 // DingTalk's token endpoints when their HTTPClient is nil, sending through
 // base (nil: a pooled transport of its own).
 //
-// It retries network errors, HTTP 5xx and 429 and the legacy errcode -1
-// ("system busy"), with jittered exponential backoff that honours
-// Retry-After. It never retries bad credentials, and it logs nothing.
+// It retries network errors, HTTP 5xx (but 501) and 429 and the legacy
+// errcode -1 ("system busy"), with jittered exponential backoff that
+// honours Retry-After. It never retries bad credentials, and it logs nothing.
 func NewRetryClient(base http.RoundTripper) *http.Client {
 	c := retryablehttp.NewClient()
 	c.Logger = nil // the default logger prints every request to stderr

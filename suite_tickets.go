@@ -43,10 +43,11 @@ const (
 //
 // Of the tickets put, by any replica and in any order, the one with the
 // latest push time wins: a Put never replaces a ticket pushed later. With a
-// Store that is a [Locker] (MemcacheStore, MemoryStore), replicas' Puts are
-// serialised by the Store's lock; without one, two Puts landing within the
-// same moment may leave the older ticket in the Store until the next Ticket
-// call of the replica that knows the newer one writes it back.
+// Store that is a [Locker] (MemcacheStore, MemoryStore, redisstore's
+// Store), replicas' Puts are serialised by the Store's lock; without one,
+// two Puts landing within the same moment may leave the older ticket in
+// the Store until the next Ticket call of the replica that knows the newer
+// one writes it back.
 //
 // In the Store the ticket is sealed like tokens (AES-GCM under a key derived
 // from SuiteSecret), with its push time, under "suite-ticket:<SuiteKey>",
