@@ -1,7 +1,6 @@
 package dingtoken
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,9 +46,6 @@ var errCorruptValue = errors.New("dingtoken: memcached value does not decode")
 //
 // Each key holds the token with its own expiry, so a process that loads it
 // knows exactly how long it lives; memcached's expiration is set to match.
-// A MemcacheStore remembers the items of the last few tokens it read or
-// saved (64 at most, whatever the number of keys), with their cas ids, so
-// that a refresh replaces its own stale token in one round trip.
 type MemcacheStore struct {
 	// Logger receives what the Manager cannot see: refresh locks that could
 	// not be released, which hold other processes off until they expire.
@@ -57,7 +53,6 @@ type MemcacheStore struct {
 	Logger *slog.Logger
 
 	client *memcache.Client
-	memo   casMemo
 }
 
 // NewMemcacheStore returns a Store on c. A zero c.Timeout becomes
@@ -98,7 +93,6 @@ func (s *MemcacheStore) Load(ctx context.Context, key string) (Token, error) {
 	if !t.validAt(time.Now()) {
 		return Token{}, ErrNotFound
 	}
-	s.memo.remember(item)
 	return t, nil
 }
 
@@ -112,18 +106,7 @@ func (s *MemcacheStore) Save(ctx context.Context, key string, t Token) error {
 	if err := bounded(ctx, func() error { return s.client.Set(item) }); err != nil {
 		return fmt.Errorf("dingtoken: memcached save: %w", err)
 	}
-	// memcached's answer to a set has no cas id: a get after it, which
-	// nobody waits for, learns it.
-	go s.learnCAS(item.Key, item.Value)
 	return nil
-}
-
-// learnCAS remembers the item under mkey, with its cas id, if it holds
-// value, the token just saved there.
-func (s *MemcacheStore) learnCAS(mkey string, value []byte) {
-	if item, err := s.client.Get(mkey); err == nil && bytes.Equal(item.Value, value) {
-		s.memo.remember(item)
-	}
 }
 
 // Delete removes the token under key if it still holds stale, with a

@@ -23,9 +23,7 @@ const memcacheLockValue = memcacheValueVersion + ";1;"
 // returns what the add found. A stale, expired or undecodable value is
 // replaced with the lock by a cas, one more round trip, so that a value
 // saved meanwhile survives; one that did not decode is reported as an
-// error wrapping errCorruptValue, with the lock taken. A stale token this
-// store has read or saved is replaced by a cas alone, in one round trip,
-// if it is unchanged since.
+// error wrapping errCorruptValue, with the lock taken.
 func (s *MemcacheStore) LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error) {
 	mkey := memcacheKey(key)
 	lock := &memcache.Item{Key: mkey, Value: []byte(memcacheLockValue + newOwnerID()), Expiration: lockExpiration(ttl)}
@@ -121,20 +119,6 @@ type lockLook struct {
 // its cas is looked at once more; after that, another process is busy with
 // the key, and it reports a holder.
 func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
-	if stale.Value != "" {
-		if known := s.memo.holding(lock.Key, encodeMemcacheValue(stale)); known != nil {
-			// The stale token as last seen: replaced in one round trip if
-			// it is still there, unchanged.
-			known.Value, known.Expiration = lock.Value, lock.Expiration
-			err := s.client.CompareAndSwap(known)
-			if err == nil {
-				return lockLook{locked: true}
-			}
-			if !changedSince(err) {
-				return lockLook{err: err}
-			}
-		}
-	}
 	for range 2 {
 		type got struct {
 			item *memcache.Item
@@ -164,7 +148,6 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
 		}
 		t, corrupt := decodeMemcacheValue(g.item.Value)
 		if corrupt == nil && !sameToken(t, stale) && t.validAt(time.Now()) {
-			s.memo.remember(g.item)
 			return lockLook{token: t}
 		}
 		g.item.Value, g.item.Expiration = lock.Value, lock.Expiration

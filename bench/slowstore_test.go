@@ -123,11 +123,7 @@ func slowStoreSection(t *testing.T, r *report, sim *dingtalktest.Server, b slowB
 
 		m, closeStore, f, took := coldManager(i)
 		cold = append(cold, took)
-		// The steady state a revocation meets, long after the token was
-		// saved: the Manager's background work done, and the Store's own
-		// (memcached learns the saved token's cas id, one round trip).
-		m.Flush(ctx)
-		time.Sleep(2 * storeRoundTrip)
+		m.Flush(ctx) // the background work done: the steady state a revocation meets
 		c := &http.Client{Transport: &dingtoken.Transport{Fetcher: f, Manager: m, Base: sim.Transport()}}
 		start = time.Now()
 		if err := getURL(c, url, false); err != nil {

@@ -4,13 +4,10 @@
 package memcachedtest
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -97,36 +94,6 @@ func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
 	s.start()
-}
-
-// Stats returns the server's counters, as its stats command gives them
-// (cmd_get, cmd_set, cas_hits, ...), for tests that count commands.
-func (s *Server) Stats() map[string]int64 {
-	s.t.Helper()
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
-	if err != nil {
-		s.t.Fatalf("memcachedtest: stats: %v", err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "stats\r\n"); err != nil {
-		s.t.Fatalf("memcachedtest: stats: %v", err)
-	}
-	stats := map[string]int64{}
-	lines := bufio.NewScanner(c)
-	for lines.Scan() {
-		line := strings.TrimSpace(lines.Text())
-		if line == "END" {
-			return stats
-		}
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "STAT" {
-			if n, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-				stats[f[1]] = n
-			}
-		}
-	}
-	s.t.Fatalf("memcachedtest: stats: no END: %v", lines.Err())
-	return nil
 }
 
 // ClosedAddr returns a loopback address where nothing listens.
