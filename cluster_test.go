@@ -474,6 +474,24 @@ func TestReleaseDuringAnExtension(t *testing.T) {
 	}
 }
 
+// TestLoadOrLockOnAnEndedContextSendsNothing: a LoadOrLock whose context
+// has ended before the call sends nothing, so it reports no lock, not one
+// that may be its own: its caller need not act as a holder.
+func TestLoadOrLockOnAnEndedContextSendsNothing(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	store := NewMemcacheStore(patientMemcache(mc.Addr))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, lock, err := store.LoadOrLock(ctx, "app:ended", Token{}, lockTTL); lock != nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("LoadOrLock on a cancelled context = lock %v, %v; want no lock and context.Canceled", lock != nil, err)
+	}
+	if _, lock, err := store.LoadOrLock(context.Background(), "app:ended", Token{}, lockTTL); lock == nil || err != nil {
+		t.Errorf("the next LoadOrLock = lock %v, %v; want the lock, nothing left behind", lock != nil, err)
+	} else {
+		lock.Unlock()
+	}
+}
+
 // TestLoadOrLockPastItsDeadline: a LoadOrLock whose context ends (its
 // deadline passes, or it is cancelled) before memcached answers reports the
 // lock as maybe ours, and its unlock removes the lock once it has landed.

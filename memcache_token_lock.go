@@ -25,6 +25,9 @@ const memcacheLockValue = memcacheValueVersion + ";1;"
 // saved meanwhile survives; one that did not decode is reported as an
 // error wrapping errCorruptValue, with the lock taken.
 func (s *MemcacheStore) LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, nil, fmt.Errorf("dingtoken: memcached load or lock: %w", err) // nothing sent
+	}
 	mkey := memcacheKey(key)
 	lock := &memcache.Item{Key: mkey, Value: []byte(memcacheLockValue + newOwnerID()), Expiration: lockExpiration(ttl)}
 	looked := make(chan lockLook, 1)
