@@ -3,6 +3,7 @@ package dingtoken
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -99,26 +100,63 @@ func callerTokens(req *http.Request) []string {
 	return values
 }
 
-// withoutOurTokens returns req, bound for a host that gets no token, or,
-// if it carries tokens and each is TokenPlaceholder or one the Manager
+// withoutOurTokens returns req, bound for a host that gets no token,
+// without the tokens on it that are TokenPlaceholder or that the Manager
 // issued for t.Fetcher (the caller's own, carried over by http.Client to
-// the target of a redirect), a copy without them.
+// the target of a redirect): a copy if it had any, else req itself. Other
+// tokens stay, each decided on its own.
 func (t *Transport) withoutOurTokens(req *http.Request) *http.Request {
-	header := hasTokenHeader(req.Header)
-	if t.Fetcher == nil || !header && !hasTokenParam(req.URL.RawQuery) {
+	header, query := hasTokenHeader(req.Header), hasTokenParam(req.URL.RawQuery)
+	if t.Fetcher == nil || !header && !query {
 		return req
 	}
-	theirs := callerTokens(req)
-	if len(theirs) == 0 || !t.manager().issuedAll(t.Fetcher, theirs) {
+	m := t.manager()
+	ours := func(v string) bool {
+		v = strings.TrimSpace(v)
+		return v == TokenPlaceholder || m.issuedToken(t.Fetcher, v)
+	}
+	var h http.Header
+	if header {
+		h = headerWithout(req.Header, ours)
+	}
+	q := req.URL.RawQuery
+	if query {
+		q = tokenParamsWithout(q, func(raw string) bool {
+			v, err := url.QueryUnescape(raw)
+			return err == nil && ours(v)
+		})
+	}
+	if h == nil && q == req.URL.RawQuery {
 		return req
 	}
 	c := &requestCopy{req: *req, url: *req.URL}
 	c.req.URL = &c.url
-	c.url.RawQuery = withoutTokenParams(c.url.RawQuery)
-	if header {
-		c.req.Header, _ = copyHeader(req.Header)
+	c.url.RawQuery = q
+	if h != nil {
+		c.req.Header = h
 	}
 	return &c.req
+}
+
+// headerWithout returns a copy of h without the token header values that
+// drop picks, or nil if it picks none.
+func headerWithout(h http.Header, drop func(string) bool) http.Header {
+	var c http.Header
+	for k, vs := range h {
+		if !isTokenHeader(k) || !slices.ContainsFunc(vs, drop) {
+			continue
+		}
+		if c == nil {
+			c = h.Clone()
+		}
+		kept := slices.DeleteFunc(slices.Clone(vs), drop)
+		if len(kept) == 0 {
+			delete(c, k)
+		} else {
+			c[k] = kept
+		}
+	}
+	return c
 }
 
 // issuedAll reports whether every value is TokenPlaceholder or a token m
@@ -165,9 +203,18 @@ func isTokenParamKey(key string) bool {
 
 // withoutTokenParams returns rawQuery without its access_token parameters.
 func withoutTokenParams(rawQuery string) string {
+	return tokenParamsWithout(rawQuery, func(string) bool { return true })
+}
+
+// tokenParamsWithout returns rawQuery without the access_token parameters
+// whose raw values drop picks.
+func tokenParamsWithout(rawQuery string, drop func(raw string) bool) string {
 	var b strings.Builder
 	next := 0 // the start of the part not yet copied
-	eachTokenParam(rawQuery, func(_ string, start, end int) bool {
+	eachTokenParam(rawQuery, func(raw string, start, end int) bool {
+		if !drop(raw) {
+			return true
+		}
 		b.WriteString(rawQuery[next:start])
 		next = min(end+1, len(rawQuery))
 		return true

@@ -286,6 +286,8 @@ func TestOurTokenStaysOffOtherHosts(t *testing.T) {
 		{"a user's token in the header, to another host", other.URL + "/direct", "tok-of-a-user", "tok-of-a-user", ""},
 		{"issued token in the query, to another host", other.URL + "/direct?a=1&access_token=" + issued, "", "", ""},
 		{"a user's token in the query, to another host", other.URL + "/direct?access_token=tok-of-a-user", "", "", "tok-of-a-user"},
+		{"issued token in the header, a user's in the query", other.URL + "/direct?access_token=tok-of-a-user", issued, "", "tok-of-a-user"},
+		{"a user's token in the header, issued in the query", other.URL + "/direct?access_token=" + issued, "tok-of-a-user", "tok-of-a-user", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := newRequest(t, "GET", tc.url, nil)
