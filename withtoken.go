@@ -13,8 +13,12 @@ import (
 //
 // call's error comes back with the token scrubbed from its text, as a
 // Transport scrubs its base's errors: an SDK that puts the token in a legacy
-// URL fails with a *url.Error quoting it. errors.Is and errors.As still find
-// what it wraps; a *url.Error stays one, with the token REDACTED in its URL.
+// URL fails with a *url.Error quoting it. A *url.Error stays one, with the
+// token REDACTED in its URL, and a net.Error stays one; errors.Is still
+// finds the sentinels it wraps. An error of another type that quotes the
+// token, or wraps one that does, is replaced by a copy of its text without
+// it, which errors.As no longer finds as that type: an error that shows no
+// token comes back as it is.
 func (m *Manager) WithToken(ctx context.Context, f Fetcher, call func(ctx context.Context, token string) error) error {
 	e, err := m.entry(ctx, f)
 	if err != nil {
