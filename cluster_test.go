@@ -498,14 +498,18 @@ func TestLoadOrLockOnAnEndedContextSendsNothing(t *testing.T) {
 func TestLoadOrLockPastItsDeadline(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		ended func() (context.Context, context.CancelFunc)
+		ended func(slow *redistest.Proxy) (context.Context, context.CancelFunc)
 	}{
-		{"deadline", func() (context.Context, context.CancelFunc) {
+		{"deadline", func(*redistest.Proxy) (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 50*time.Millisecond)
 		}},
-		{"cancelled", func() (context.Context, context.CancelFunc) {
+		{"cancelled", func(slow *redistest.Proxy) (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(50*time.Millisecond, cancel) // long before the answer
+			arrived := slow.HoldNextAnswer(0)
+			go func() {
+				<-arrived // a command has run; its answer is on its way
+				cancel()
+			}()
 			return ctx, cancel
 		}},
 	} {
@@ -516,7 +520,7 @@ func TestLoadOrLockPastItsDeadline(t *testing.T) {
 			client := memcache.New(slow.Addr)
 			client.Timeout = 2 * time.Second
 			store := NewMemcacheStore(client)
-			ctx, cancel := tc.ended()
+			ctx, cancel := tc.ended(slow)
 			defer cancel()
 			_, lock, err := store.LoadOrLock(ctx, "app:deadline", Token{}, lockTTL)
 			if err == nil || lock == nil {

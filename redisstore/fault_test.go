@@ -286,10 +286,13 @@ func TestCancelledLoadOrLockIsReleased(t *testing.T) {
 	proxy := redistest.NewProxy(t, srv.Addr)
 	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 3*time.Second)
 	warm(t, s)
-	proxy.HoldNextAnswer(time.Second)
+	arrived := proxy.HoldNextAnswer(time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(50*time.Millisecond, cancel) // long before the answer
+	go func() {
+		<-arrived // the script has run; its answer is held
+		cancel()
+	}()
 	_, lock, err := s.LoadOrLock(ctx, "app:cancelled", dingtoken.Token{}, time.Minute)
 	if err == nil || lock == nil {
 		t.Fatalf("LoadOrLock cancelled before its answer = %v, %v; want the error, and the lock as maybe ours", lock, err)

@@ -126,7 +126,9 @@ func (p *Proxy) pass(c net.Conn, b []byte) bool {
 		return false
 	case nextHold:
 		hold += time.Duration(p.nextFor.Load())
-		close(*p.arrived.Load())
+		if arrived := p.arrived.Swap(nil); arrived != nil {
+			close(*arrived)
+		}
 	}
 	if hold > 0 {
 		select {
