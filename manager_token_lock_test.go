@@ -308,17 +308,20 @@ func TestWaiterOutlastsOneFailedLook(t *testing.T) {
 // TestSlowFetchKeepsItsLock: a fetch that outlasts the refresh lock's TTL
 // (DingTalk failing, the fetch retried) extends the lock as it runs, so
 // the replicas waiting for its token do not each fetch once the lock would
-// have expired, nor give up waiting once its TTL and slack are over.
+// have expired, nor give up waiting once its TTL and slack are over. The
+// lock lives 3 s, extended every second: memcached's whole-second clock may
+// end it up to a second early, and a loaded machine may run the extension
+// late, so a shorter lock would leave no margin.
 func TestSlowFetchKeepsItsLock(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	var fetches atomic.Int32
 	f := FetcherFunc("app:slow-fetch", func(ctx context.Context) (Token, error) {
 		if fetches.Add(1) == 1 {
-			time.Sleep(6 * time.Second) // three times the lock's TTL; a slow DingTalk, not synchronisation
+			time.Sleep(7 * time.Second) // over twice the lock's TTL; a slow DingTalk, not synchronisation
 		}
 		return Token{Value: "tok-slow", Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	ms := replicas(3, func(m *Manager) { m.lockLife = 2 * time.Second }, mc.Addr)
+	ms := replicas(3, func(m *Manager) { m.lockLife = 3 * time.Second }, mc.Addr)
 	tokens, _ := coldStart(t, ms, func() Fetcher { return f }, 20*time.Second)
 	for i, tok := range tokens {
 		if tok != "tok-slow" {
