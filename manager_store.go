@@ -243,8 +243,8 @@ func (m *Manager) unlock(lock lockResult) {
 // awaitHolder watches the Store while another process holds the refresh
 // lock, until its token appears, the lock is gone, the Store fails
 // maxLoadFailures times in a row, or the lock outlives its TTL. While the
-// Store is skipped after a timeout, it reads without trying the lock. It returns the token, or an error saying this
-// process must fetch on its own.
+// Store is skipped after a timeout, it reads without trying the lock. It
+// returns the token, or an error saying this process must fetch on its own.
 //
 // A lock gone without a token means its holder finished, or died, without
 // saving one: the Store cannot take it, or the holder's fetch failed. Every
@@ -276,7 +276,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec) (Toke
 		}
 		// A lock not tried while the Store is skipped is no failure: the
 		// look went on, and only the Store can show the holder's token.
-		if failed := lockFailed(lock) || !errors.Is(err, ErrNotFound); failed {
+		if lockFailed(lock) || !errors.Is(err, ErrNotFound) {
 			// One failure may be a slow moment; failures in a row mean the
 			// holder's token, if any, cannot be read.
 			if failures++; failures == maxLoadFailures {

@@ -39,9 +39,9 @@ var secretParams = []string{
 }
 
 // redactString returns s with the values of secretParams replaced by
-// REDACTED, and every secret too, in each form
-// it takes in a URL or in quoted text: as it is, query-escaped ('+' or "%20"
-// for a space), path-escaped, and Go-quoted (%q). Secrets shorter than
+// REDACTED, and every secret too, in each form it takes in a URL or in
+// quoted text: as it is, query-escaped ('+' or "%20" for a space),
+// path-escaped, and Go-quoted (%q). Secrets shorter than
 // minSubstringSecret are replaced only where they stand whole.
 func redactString(s string, secrets ...string) string {
 	return newRedactor(secrets).redact(s)
