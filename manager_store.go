@@ -276,6 +276,8 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec) (Toke
 		}
 		// A lock not tried while the Store is skipped is no failure: the
 		// look went on, and only the Store can show the holder's token.
+		// Nor is it a success: the skip follows a timeout, and a read in
+		// between does not make the next lock call answer.
 		if lockFailed(lock) || !errors.Is(err, ErrNotFound) {
 			// One failure may be a slow moment; failures in a row mean the
 			// holder's token, if any, cannot be read.
@@ -287,7 +289,7 @@ func (m *Manager) awaitHolder(ctx context.Context, ks *keyState, c *codec) (Toke
 				}
 				return Token{}, err
 			}
-		} else {
+		} else if !errors.Is(lock.err, errStoreSkipped) {
 			failures = 0
 		}
 		if lock.held {

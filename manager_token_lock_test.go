@@ -20,6 +20,7 @@ type countedStore struct {
 	*MemcacheStore
 	loads, saves, tryLocks, lockLooks, unlocks, deletes atomic.Int32
 	failLooks                                           atomic.Int32 // LoadOrLocks still to fail
+	hangLooks                                           atomic.Bool  // LoadOrLocks wait for their context's end
 
 	mu     sync.Mutex
 	stales []Token
@@ -50,6 +51,10 @@ func (s *countedStore) LoadOrLock(ctx context.Context, key string, stale Token, 
 	s.mu.Lock()
 	s.stales = append(s.stales, stale)
 	s.mu.Unlock()
+	if s.hangLooks.Load() {
+		<-ctx.Done() // a memcached that takes the command and never answers
+		return Token{}, nil, ctx.Err()
+	}
 	if s.failLooks.Add(-1) >= 0 {
 		return Token{}, nil, errors.New("dingtoken: memcached load or lock: server error")
 	}
@@ -302,6 +307,24 @@ func TestWaiterOutlastsOneFailedLook(t *testing.T) {
 	store.failLooks.Store(maxLoadFailures)
 	if tok := <-got; tok != "tok-1" || fetches.Load() != 1 {
 		t.Errorf("after %d failed looks in a row, the waiter got %q after %d fetches; want its own tok-1", maxLoadFailures, tok, fetches.Load())
+	}
+}
+
+// TestWaiterGivesUpOnALockThatKeepsTimingOut: while a process waits for
+// another's token, every LoadOrLock times out and every read in between
+// finds no token. The reads, made while the Store is skipped after each
+// timeout, do not wipe the count of failed looks: the waiter fetches on
+// its own after maxLoadFailures timeouts, not after the wait's limit of
+// RefreshTimeout and more.
+func TestWaiterGivesUpOnALockThatKeepsTimingOut(t *testing.T) {
+	f, fetches := sequenceFetcher("app:waiter-timeouts", time.Hour)
+	m, store, _, got := waitOnHolder(t, f)
+	start := time.Now()
+	store.hangLooks.Store(true)
+	tok := <-got
+	if waited := time.Since(start); tok != "tok-1" || fetches.Load() != 1 || waited > 10*time.Second {
+		t.Errorf("the waiter got %q after %d fetches and %v; want its own tok-1 within 10 s (%d timeouts of %v)",
+			tok, fetches.Load(), waited.Round(time.Millisecond), maxLoadFailures, m.storeTimeout())
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 // description is how a value that holds secrets prints and logs: its type,
 // the fields that tell it apart, and its secrets as REDACTED ("" when
 // unset, which is worth seeing). The String, GoString, Format and LogValue
-// of every such type go through one, so that the value's own fields never
-// reach fmt or encoding/json, which would print them all, secrets included.
+// of every such type go through one, so that the value's own fields reach
+// neither fmt nor slog (whose JSON handler would otherwise marshal them
+// all, secrets included). encoding/json itself, called on such a value,
+// still shows its fields: configuration may be marshalled on purpose.
 type description struct {
 	typ    string // the type's name, without the package
 	isNil  bool
