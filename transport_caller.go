@@ -111,10 +111,7 @@ func (t *Transport) withoutOurTokens(req *http.Request) *http.Request {
 		return req
 	}
 	m := t.manager()
-	ours := func(v string) bool {
-		v = strings.TrimSpace(v)
-		return v == TokenPlaceholder || m.issuedToken(t.Fetcher, v)
-	}
+	ours := func(v string) bool { return m.ours(t.Fetcher, strings.TrimSpace(v)) }
 	var h http.Header
 	if header {
 		h = headerWithout(req.Header, ours)
@@ -164,11 +161,17 @@ func headerWithout(h http.Header, drop func(string) bool) http.Header {
 // values (only empty token fields) it is true: there is nothing to keep.
 func (m *Manager) issuedAll(f Fetcher, values []string) bool {
 	for _, v := range values {
-		if v != TokenPlaceholder && !m.issuedToken(f, v) {
+		if !m.ours(f, v) {
 			return false
 		}
 	}
 	return true
+}
+
+// ours reports whether v, a token found on a request, is TokenPlaceholder
+// or a token m issued for f.
+func (m *Manager) ours(f Fetcher, v string) bool {
+	return v == TokenPlaceholder || m.issuedToken(f, v)
 }
 
 // eachTokenParam calls fn with the raw value of each access_token parameter
