@@ -46,14 +46,7 @@ func testTokenLockFindsToken(t *testing.T, s dingtoken.Store, tl dingtoken.Token
 	tok := dingtoken.Token{Value: "tok-found", Expiry: time.Now().Add(time.Hour)}
 	mustSave(t, s, "app:found", tok)
 	other := dingtoken.Token{Value: "tok-other", Expiry: tok.Expiry}
-	got, lock, err := tl.LoadOrLock(context.Background(), "app:found", other, longTTL)
-	if err != nil || lock != nil {
-		if lock != nil {
-			lock.Unlock()
-		}
-		t.Fatalf("LoadOrLock of a stored token = lock %v, %v; want the token", lock != nil, err)
-	}
-	checkToken(t, "LoadOrLock of a stored token", got, tok)
+	mustFindToken(t, tl, "app:found", other, tok, "naming another token stale")
 	mustLockInPlace(t, tl, "app:found", tok)
 	if got, err := s.Load(context.Background(), "app:found"); !errors.Is(err, dingtoken.ErrNotFound) {
 		t.Errorf("Load after the stale token's place was locked = %v, %v; want ErrNotFound", got, err)
@@ -67,14 +60,7 @@ func testTokenLockReissuedToken(t *testing.T, s dingtoken.Store, tl dingtoken.To
 	stale := dingtoken.Token{Value: "tok-reissued", Expiry: time.Now().Add(time.Hour)}
 	reissued := dingtoken.Token{Value: stale.Value, Expiry: stale.Expiry.Add(time.Minute)}
 	mustSave(t, s, "app:reissued", reissued)
-	got, lock, err := tl.LoadOrLock(context.Background(), "app:reissued", stale, longTTL)
-	if err != nil || lock != nil {
-		if lock != nil {
-			lock.Unlock()
-		}
-		t.Fatalf("LoadOrLock naming the token with its earlier expiry stale = lock %v, %v; want the reissued token", lock != nil, err)
-	}
-	checkToken(t, "LoadOrLock of a reissued token", got, reissued)
+	mustFindToken(t, tl, "app:reissued", stale, reissued, "naming the token with its earlier expiry stale")
 	mustLockInPlace(t, tl, "app:reissued", reissued)()
 }
 
@@ -173,6 +159,20 @@ func mustHoldInPlace(t *testing.T, tl dingtoken.TokenLocker, key string, stale d
 		t.Fatalf("LoadOrLock(%q, stale %q) = %v, lock %v, %v; want the lock", abbrev(key), stale.Value, got, lock != nil, err)
 	}
 	return lock
+}
+
+// mustFindToken: LoadOrLock, naming stale, finds the stored token want and
+// takes no lock.
+func mustFindToken(t *testing.T, tl dingtoken.TokenLocker, key string, stale, want dingtoken.Token, naming string) {
+	t.Helper()
+	got, lock, err := tl.LoadOrLock(context.Background(), key, stale, longTTL)
+	if err != nil || lock != nil {
+		if lock != nil {
+			lock.Unlock()
+		}
+		t.Fatalf("LoadOrLock(%q) %s = lock %v, %v; want the stored token", abbrev(key), naming, lock != nil, err)
+	}
+	checkToken(t, "LoadOrLock "+naming, got, want)
 }
 
 // mustFindHolder: LoadOrLock finds another holder's lock: no token, no lock.
