@@ -82,7 +82,10 @@ func fetcherField(name string, f Fetcher) shown {
 	case interface{ fields() []shown }: // one of this package's, which print safely
 		return shown{name: name, text: fmt.Sprint(d), value: slog.AnyValue(d)}
 	}
-	text := fmt.Sprintf("%T{Key: %q}", f, f.Key())
+	text := fmt.Sprintf("(%T)(nil)", f) // Key of a nil pointer would panic
+	if v := reflect.ValueOf(f); v.Kind() != reflect.Pointer || !v.IsNil() {
+		text = fmt.Sprintf("%T{Key: %q}", f, f.Key())
+	}
 	return shown{name: name, text: text, value: slog.StringValue(text)}
 }
 

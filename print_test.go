@@ -115,19 +115,32 @@ func TestSecretHoldersPrintWithoutSecrets(t *testing.T) {
 }
 
 // TestNilSecretHoldersPrint: a nil pointer of each type prints and logs
-// without a panic.
+// without a panic, and so does a JSAPITicket whose App is a nil pointer of
+// another package's Fetcher type.
 func TestNilSecretHoldersPrint(t *testing.T) {
 	for _, v := range []any{
 		(*AppCredentials)(nil), (*LegacyAppCredentials)(nil), (*CorpCredentials)(nil), (*SuiteCredentials)(nil),
 		(*SSOCredentials)(nil), (*ClientCredentials)(nil), (*SuiteTickets)(nil), (*JSAPITicket)(nil), (*MemoryStore)(nil),
 	} {
-		for form := range printedForms(v) {
-			if strings.Contains(form, "PANIC") || strings.Contains(form, "panicked") {
-				t.Errorf("%T printed as %q", v, form)
-			}
-		}
+		assertPrintsWithoutPanic(t, v)
 		if got, want := fmt.Sprintf("%#v", v), fmt.Sprintf("(%T)(nil)", v); got != want {
 			t.Errorf("%%#v of a nil %T = %q, want %q", v, got, want)
+		}
+	}
+	ticket := &JSAPITicket{App: (*keyedFetcher)(nil)}
+	assertPrintsWithoutPanic(t, ticket)
+	if got, want := ticket.String(), "dingtoken.JSAPITicket{App: (*dingtoken.keyedFetcher)(nil)}"; got != want {
+		t.Errorf("JSAPITicket with a nil App printed as %q, want %q", got, want)
+	}
+}
+
+// assertPrintsWithoutPanic fails t if a printed form of v shows that a
+// method of v panicked.
+func assertPrintsWithoutPanic(t *testing.T, v any) {
+	t.Helper()
+	for form := range printedForms(v) {
+		if strings.Contains(form, "PANIC") || strings.Contains(form, "panicked") {
+			t.Errorf("%T printed as %q", v, form)
 		}
 	}
 }
