@@ -77,3 +77,30 @@ func TestPanickingStoreLockIsAFailedLock(t *testing.T) {
 		t.Errorf("stats %+v; want the panicking lock counted as one store error", st)
 	}
 }
+
+// panickingDeleteStore is a MemoryStore whose Delete panics.
+type panickingDeleteStore struct{ *MemoryStore }
+
+func (s panickingDeleteStore) Delete(ctx context.Context, key, stale string) error {
+	panic("delete bug")
+}
+
+// TestPanickingBackgroundStoreCall: Store work left to the background (here
+// the removal of a rejected token) runs on a goroutine no caller's recovery
+// reaches; its panic must not take the process down, and the next refresh
+// goes on.
+func TestPanickingBackgroundStoreCall(t *testing.T) {
+	srv := newSim(t)
+	m := &Manager{Store: panickingDeleteStore{NewMemoryStore()}}
+	f := appCreds(srv)
+	tok, err := m.Token(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Revoke(tok.Value)
+	m.Invalidate(context.Background(), f, tok.Value)
+	settle(m)
+	if got, err := m.Token(context.Background(), f); err != nil || got.Value == tok.Value {
+		t.Errorf("after the rejection: %v, %v; want a new token", got, err)
+	}
+}
