@@ -365,11 +365,19 @@ func (m *Manager) Flush(ctx context.Context) error {
 }
 
 // background runs fn, a Store call no caller needs to wait for, on a
-// goroutine of its own.
+// goroutine of its own. A Store (or hook) that panics there, where no
+// refresh's recovery reaches, is logged rather than left to end the process.
 func (m *Manager) background(fn func()) {
 	m.work.add()
 	go func() {
 		defer m.work.done()
+		returned := false
+		defer func() {
+			if !returned {
+				m.log(slog.LevelError, "dingtoken: background store work panicked", "", "err", describePanic(recover()))
+			}
+		}()
 		fn()
+		returned = true
 	}()
 }

@@ -3,6 +3,7 @@ package dingtoken
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -149,8 +150,18 @@ func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, evenS
 		return t, err, lockResult{err: noLock}
 	case Locker:
 		locked := make(chan lockResult, 1)
-		go func() { locked <- m.tryLock(ctx, ks, store) }()
+		go m.tryLockInto(ctx, ks, store, locked)
+		loaded := false
+		defer func() {
+			if !loaded {
+				// Load panicked, or called runtime.Goexit: the refresh fails,
+				// and the lock taken beside the load goes back rather than
+				// hold the other processes off for its TTL.
+				m.release(ks, <-locked)
+			}
+		}()
 		t, err := load(ctx, ks, c)
+		loaded = true
 		return t, err, <-locked
 	}
 	t, err := load(ctx, ks, c)
@@ -184,6 +195,26 @@ func (m *Manager) lockTTL() time.Duration {
 		return m.lockLife
 	}
 	return lockTTL
+}
+
+// tryLockInto sends tryLock's result to locked. It runs on a goroutine of
+// its own, which the refresh's recovery does not reach: a TryLock that
+// panics, or calls runtime.Goexit, is a failed lock, not a dead process.
+func (m *Manager) tryLockInto(ctx context.Context, ks *keyState, locker Locker, locked chan<- lockResult) {
+	returned := false
+	defer func() {
+		if !returned {
+			err := fmt.Errorf("%w: lock %s: %s", ErrFetchPanicked, ks.key, describePanic(recover()))
+			// Counted and logged without the StoreError hook, which may be
+			// what panicked.
+			m.stats.storeErrors.Add(1)
+			m.log(slog.LevelError, "dingtoken: store lock panicked; refreshing without the lock", ks.key, "err", err)
+			locked <- lockResult{err: err}
+		}
+	}()
+	lock := m.tryLock(ctx, ks, locker)
+	returned = true
+	locked <- lock
 }
 
 func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lockResult {

@@ -154,18 +154,18 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 	}
 	lockKey, owner := s.lockKey(key), newOwnerID()
 	var got int64
-	err = s.call(ctx, func(ctx context.Context) (err error) {
+	finished, err := s.track(ctx, func(ctx context.Context) (err error) {
 		got, err = lockScript.Run(ctx, s.client, []string{lockKey}, owner, milliseconds(ttl)).Int64()
 		return err
 	})
-	unlock = func() { s.release(lockKey, owner) }
 	if err != nil {
 		err = fmt.Errorf("dingtoken: redis lock: %w", err)
 		if !mayHaveLanded(err) {
 			return nil, false, err
 		}
-		return unlock, true, err
+		return func() { s.releaseLate(lockKey, owner, finished) }, true, err
 	}
+	unlock = func() { s.release(lockKey, owner) }
 	if got != 1 {
 		return nil, false, nil
 	}
@@ -186,6 +186,25 @@ const (
 	releaseAttempts = 3
 	releasePause    = 100 * time.Millisecond
 )
+
+// maxLateScript bounds how long the release of a lock whose script was
+// maybe sent waits for go-redis to give the script up: its dial, read and
+// write timeouts, 5 s and 3 s by default, are longer than any Timeout.
+const maxLateScript = 15 * time.Second
+
+// releaseLate is release for a lock whose script's answer did not come in
+// time: it waits until go-redis has returned from the script (finished),
+// which may still have been sent after the Store gave up, so that the
+// release does not look before the lock is there.
+func (s *Store) releaseLate(lockKey, owner string, finished <-chan struct{}) {
+	wait := time.NewTimer(maxLateScript)
+	defer wait.Stop()
+	select {
+	case <-finished:
+	case <-wait.C:
+	}
+	s.release(lockKey, owner)
+}
 
 // release deletes the lock under lockKey if owner holds it, trying again
 // after a failure: a lock left behind holds other processes off.
@@ -214,18 +233,33 @@ func (s *Store) release(lockKey, owner string) {
 // ReadTimeout (5 s by default). go-redis checks the context between its
 // retries and redirections, so none of them outlasts the call.
 func (s *Store) call(ctx context.Context, op func(context.Context) error) error {
+	_, err := s.track(ctx, op)
+	return err
+}
+
+// track is call, also returning a channel closed once go-redis has returned
+// from op. A call that gave up may still be sent after that: without the
+// client's ContextTimeoutEnabled, a new connection's handshake is not bound
+// by ctx, and the command goes out when the handshake answers. Only once
+// go-redis has returned is it known whether a lock script ran.
+func (s *Store) track(ctx context.Context, op func(context.Context) error) (<-chan struct{}, error) {
+	finished := make(chan struct{})
 	if err := ctx.Err(); err != nil {
-		return err
+		close(finished)
+		return finished, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
-	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- op(ctx) }()
+	go func() {
+		defer close(finished)
+		defer cancel()
+		done <- op(ctx)
+	}()
 	select {
 	case err := <-done:
-		return err
+		return finished, err
 	case <-ctx.Done():
-		return ctx.Err()
+		return finished, ctx.Err()
 	}
 }
 

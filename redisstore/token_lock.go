@@ -40,7 +40,7 @@ func (s *Store) LoadOrLock(ctx context.Context, key string, stale dingtoken.Toke
 	var corrupt error // why the value the next call replaces does not decode
 	for range 2 {
 		var got []any
-		err := s.call(ctx, func(ctx context.Context) (err error) {
+		finished, err := s.track(ctx, func(ctx context.Context) (err error) {
 			got, err = loadOrLockScript.Run(ctx, s.client, []string{tokenKey}, lock, milliseconds(ttl), staleValue).Slice()
 			return err
 		})
@@ -50,7 +50,8 @@ func (s *Store) LoadOrLock(ctx context.Context, key string, stale dingtoken.Toke
 				return dingtoken.Token{}, nil, err
 			}
 			// Its answer was lost, or still to come when ctx ended: the
-			// lock may be ours.
+			// lock may be ours, or may yet be.
+			held.Unlock = func() { s.releaseLate(tokenKey, lock, finished) }
 			return dingtoken.Token{}, held, err
 		}
 		answer, _ := got[0].(int64)
