@@ -36,9 +36,6 @@ const memcacheValueVersion = "dt1"
 // maxMemcacheExpiration: memcached reads larger expirations as absolute times.
 const maxMemcacheExpiration = 30 * 24 * time.Hour
 
-// errCorruptValue is wrapped when a stored value does not decode.
-var errCorruptValue = errors.New("dingtoken: memcached value does not decode")
-
 // MemcacheStore is a [Store], [TokenLocker] and [Locker] on memcached,
 // shared by every process of a deployment: one process fetches a token
 // under a short lock in the token's place, the others take it from
@@ -72,7 +69,7 @@ func NewMemcacheStore(c *memcache.Client) *MemcacheStore {
 }
 
 // Load returns the token under key, ErrNotFound if there is none or it has
-// expired, or an error wrapping errCorruptValue if what is there does not
+// expired, or an error wrapping ErrCorruptValue if what is there does not
 // decode (the Manager treats that as a miss).
 func (s *MemcacheStore) Load(ctx context.Context, key string) (Token, error) {
 	var item *memcache.Item
@@ -88,7 +85,7 @@ func (s *MemcacheStore) Load(ctx context.Context, key string) (Token, error) {
 	}
 	t, err := decodeMemcacheValue(item.Value)
 	if err != nil {
-		return Token{}, fmt.Errorf("%w under %q: %v", errCorruptValue, key, err)
+		return Token{}, fmt.Errorf("%w under %q: %v", ErrCorruptValue, key, err)
 	}
 	if !t.validAt(time.Now()) {
 		return Token{}, ErrNotFound

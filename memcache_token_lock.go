@@ -23,7 +23,7 @@ const memcacheLockValue = memcacheValueVersion + ";1;"
 // returns what the add found. A stale, expired or undecodable value is
 // replaced with the lock by a cas, one more round trip, so that a value
 // saved meanwhile survives; one that did not decode is reported as an
-// error wrapping errCorruptValue, with the lock taken.
+// error wrapping ErrCorruptValue, with the lock taken.
 func (s *MemcacheStore) LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error) {
 	if err := ctx.Err(); err != nil {
 		return Token{}, nil, fmt.Errorf("dingtoken: memcached load or lock: %w", err) // nothing sent
@@ -61,7 +61,7 @@ func (s *MemcacheStore) LoadOrLock(ctx context.Context, key string, stale Token,
 		return r.token, nil, nil
 	}
 	if r.corrupt != nil {
-		return Token{}, held(false), fmt.Errorf("%w under %q, replaced with the refresh lock: %v", errCorruptValue, key, r.corrupt)
+		return Token{}, held(false), fmt.Errorf("%w under %q, replaced with the refresh lock: %v", ErrCorruptValue, key, r.corrupt)
 	}
 	return Token{}, held(false), nil
 }

@@ -13,6 +13,12 @@ import (
 // the key.
 var ErrNotFound = errors.New("dingtoken: token not in store")
 
+// ErrCorruptValue is wrapped by a [Store]'s Load, and a [TokenLocker]'s
+// LoadOrLock, when the value under a key does not decode. The Manager and
+// [SuiteTickets] log and count it, treat it as a miss, and replace the
+// value; a Store of another package wraps it to get the same.
+var ErrCorruptValue = errors.New("dingtoken: stored value does not decode")
+
 // Store is the shared second-level cache (L2) that lets the processes of a
 // deployment use one token. The [Manager] treats it as best effort: every
 // error is logged and counted, and the manager goes on without it.

@@ -228,7 +228,7 @@ func (s *SuiteTickets) load(ctx context.Context) (pushedTicket, error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return pushedTicket{}, nil
-	case errors.Is(err, errCorruptValue):
+	case errors.Is(err, ErrCorruptValue):
 		s.log("dingtoken: the stored suite ticket does not decode; it will be replaced", "err", err)
 		return pushedTicket{}, nil
 	case err != nil:

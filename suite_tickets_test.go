@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dingtoken/dingtoken/internal/memcachedtest"
 )
 
@@ -81,6 +82,27 @@ func TestSuiteTicketsSharedAndSealed(t *testing.T) {
 	other.SuiteSecret = "another-secret"
 	if _, err := other.Ticket(ctx); !errors.Is(err, ErrNoSuiteTicket) {
 		t.Errorf("another secret: err = %v, want ErrNoSuiteTicket", err)
+	}
+}
+
+// TestSuiteTicketsReplaceASpoiltValue: whatever sits under the suite
+// ticket's key in memcached, a Put replaces it and every replica reads the
+// ticket put; a value that does not decode must not keep the ticket out of
+// the Store for good.
+func TestSuiteTicketsReplaceASpoiltValue(t *testing.T) {
+	ctx := context.Background()
+	mc := memcachedtest.Start(t)
+	for _, spoilt := range []string{"dt9;1;tok", "dt1;notanumber;tok", "\x00\xff\xfe"} {
+		raw := patientMemcache(mc.Addr)
+		if err := raw.Set(&memcache.Item{Key: memcacheKey("suite-ticket:" + testSuiteKey), Value: []byte(spoilt)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := replicaTickets(mc.Addr).Put(ctx, "ticket-after-spoil", time.Now()); err != nil {
+			t.Errorf("Put over %q: %v; want it replaced", spoilt, err)
+		}
+		if got, err := replicaTickets(mc.Addr).Ticket(ctx); err != nil || got != "ticket-after-spoil" {
+			t.Errorf("after %q, another replica reads %q, %v; want ticket-after-spoil", spoilt, got, err)
+		}
 	}
 }
 

@@ -40,9 +40,11 @@ const (
 	DefaultTimeout = 200 * time.Millisecond
 )
 
-// ErrCorruptValue is wrapped by [Store.Load] when the value under a key
-// does not decode; the Manager logs and counts it, and treats it as a miss.
-var ErrCorruptValue = errors.New("dingtoken: redis value does not decode")
+// ErrCorruptValue is [dingtoken.ErrCorruptValue], wrapped by [Store.Load]
+// when the value under a key does not decode; the Manager and
+// [dingtoken.SuiteTickets] log and count it, treat it as a miss, and
+// replace the value.
+var ErrCorruptValue = dingtoken.ErrCorruptValue
 
 // Store is a [dingtoken.Store], [dingtoken.TokenLocker] and
 // [dingtoken.Locker] on Redis. Set its fields before first use; the zero
@@ -84,7 +86,7 @@ func New(c redis.UniversalClient) *Store {
 
 // Load returns the token under key, dingtoken.ErrNotFound if there is none
 // or it has expired, or an error wrapping ErrCorruptValue if the value does
-// not decode.
+// not decode or the key is not a string.
 func (s *Store) Load(ctx context.Context, key string) (dingtoken.Token, error) {
 	var v string
 	err := s.call(ctx, func(ctx context.Context) (err error) {
@@ -93,6 +95,9 @@ func (s *Store) Load(ctx context.Context, key string) (dingtoken.Token, error) {
 	})
 	if errors.Is(err, redis.Nil) {
 		return dingtoken.Token{}, dingtoken.ErrNotFound
+	}
+	if redis.HasErrorPrefix(err, "WRONGTYPE") { // a hash or a list, say, which a Save replaces
+		return dingtoken.Token{}, fmt.Errorf("%w under %q: a key of another type", ErrCorruptValue, key)
 	}
 	if err != nil {
 		return dingtoken.Token{}, fmt.Errorf("dingtoken: redis load: %w", err)
