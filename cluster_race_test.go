@@ -45,13 +45,13 @@ func TestHolderThatLetGoBetweenOurLoadAndLock(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	var fetches atomic.Int32
 	fetching, finish := make(chan struct{}), make(chan struct{})
-	f := FetcherFunc("app:raced", func(context.Context) (Token, error) {
+	f := sealed(FetcherFunc("app:raced", func(context.Context) (Token, error) {
 		if fetches.Add(1) == 1 {
 			close(fetching)
 			<-finish
 		}
 		return Token{Value: "tok-raced", Expiry: time.Now().Add(time.Hour)}, nil
-	})
+	}))
 	holder := &Manager{Store: lockerOnly(NewMemcacheStore(patientMemcache(mc.Addr)))}
 	held := make(chan error, 1)
 	go func() {

@@ -55,6 +55,15 @@ func newSim(t testing.TB) *dingtalktest.Server {
 	return srv
 }
 
+// sealed gives a test's Fetcher a secret to seal its tokens with, so that
+// a Manager shares them through its Store, as it does those of every
+// credential type.
+func sealed(f Fetcher) Fetcher { return sealingFetcher{f} }
+
+type sealingFetcher struct{ Fetcher }
+
+func (sealingFetcher) SealingSecret() string { return "test-sealing-secret-4c1d" }
+
 // appCreds fetches the test app's token from srv with the default retrying client.
 func appCreds(srv *dingtalktest.Server) *AppCredentials {
 	return &AppCredentials{ClientID: testClientID, ClientSecret: testSecret, Endpoint: srv.URL}

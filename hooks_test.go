@@ -269,16 +269,16 @@ func TestHooksLockWait(t *testing.T) {
 			holder := &Manager{Store: store, Hooks: &Hooks{FetchStart: func(FetchStartInfo) { started <- struct{}{} }}}
 			l := &hookLog{}
 			waiter := &Manager{Store: store, Hooks: l.hooks()}
-			holderFetcher := FetcherFunc("locked", func(context.Context) (Token, error) {
+			holderFetcher := sealed(FetcherFunc("locked", func(context.Context) (Token, error) {
 				<-release
 				if tt.holderFails {
 					return Token{}, errors.New("DingTalk is down")
 				}
 				return Token{Value: "holder-token", Expiry: time.Now().Add(time.Hour)}, nil
-			})
-			waiterFetcher := FetcherFunc("locked", func(context.Context) (Token, error) {
+			}))
+			waiterFetcher := sealed(FetcherFunc("locked", func(context.Context) (Token, error) {
 				return Token{Value: "waiter-token", Expiry: time.Now().Add(time.Hour)}, nil
-			})
+			}))
 			holderDone := make(chan error, 1)
 			go func() {
 				_, err := holder.Token(context.Background(), holderFetcher)

@@ -62,11 +62,12 @@ type Manager struct {
 	// StoreTimeout bounds each Store call. If zero, DefaultStoreTimeout is used.
 	StoreTimeout time.Duration
 	// StorePlaintext, if true, puts tokens into the Store as they are, for
-	// programs in other languages that share it; sealed values other
-	// processes saved are still read. By default the tokens of a
-	// SealingFetcher (every credential type in this package) are sealed
-	// with AES-GCM under a key derived from the app's secret, so that
-	// reading memcached yields nothing usable.
+	// programs in other languages that share it, and for Fetchers without a
+	// secret; sealed values other processes saved are still read. By
+	// default the tokens of a SealingFetcher (every credential type in this
+	// package) are sealed with AES-GCM under a key derived from the app's
+	// secret, so that reading memcached yields nothing usable, and those of
+	// a Fetcher without a secret (a FetcherFunc) stay out of the Store.
 	StorePlaintext bool
 	// Logger receives refreshes, failures and store errors; nil is silent.
 	// Tokens and secrets are never logged.

@@ -23,13 +23,13 @@ const maxIdentitiesPerKey = 4
 // they share the first cache line (a keyState takes 128 bytes, aligned): an
 // ISV's 100,000 keys are not all in cache.
 type keyState struct {
-	m         *Manager              // the Manager it belongs to, checked by fetcher slots
-	current   atomic.Pointer[entry] // nil: no token
-	forgotten atomic.Bool           // removed from the Manager; lookups make a new keyState
-	replacing atomic.Bool           // the next token replaces a rejected one
-	sealed    atomic.Bool           // a sealing fetcher uses this key: never store its tokens in plaintext
-	qi        int32                 // index in the scheduler's queue, -1 if not in it; guarded by the scheduler's mu
-	key       string
+	m              *Manager              // the Manager it belongs to, checked by fetcher slots
+	current        atomic.Pointer[entry] // nil: no token
+	forgotten      atomic.Bool           // removed from the Manager; lookups make a new keyState
+	replacing      atomic.Bool           // the next token replaces a rejected one
+	warnedUnsealed atomic.Bool           // the log says this key's tokens stay out of the Store
+	qi             int32                 // index in the scheduler's queue, -1 if not in it; guarded by the scheduler's mu
+	key            string
 
 	flight     atomic.Pointer[flight]  // the refresh under way, if any
 	failure    atomic.Pointer[failure] // the last refresh failed; nil after a success

@@ -394,9 +394,6 @@ func (m *Manager) adopt(ks *keyState, c *codec, raw Token) (Token, error) {
 		// Another process seals this key: leave its value alone rather than
 		// overwrite it with one that it would not trust.
 		c.keepOut = true
-		if !m.StorePlaintext {
-			ks.sealed.Store(true)
-		}
 		m.log(slog.LevelDebug, "dingtoken: the stored token is sealed and this fetcher has no secret; fetching without the store", ks.key)
 		return Token{}, ErrNotFound
 	}
@@ -535,9 +532,9 @@ type codec struct {
 }
 
 // codecFor decides how f's refresh uses the Store, or returns nil when it
-// must not use it. Sealing is decided per fetcher and never downgraded: once
-// a sealing fetcher has used a key, a fetcher without a secret for that key
-// keeps its tokens out of the Store rather than write them in plaintext.
+// must not use it: a token goes into the Store sealed, or in plaintext only
+// if StorePlaintext says so. A fetcher without a secret to seal with keeps
+// its tokens out of the Store.
 func (m *Manager) codecFor(ks *keyState, f Fetcher) *codec {
 	if m.Store == nil {
 		return nil
@@ -550,12 +547,10 @@ func (m *Manager) codecFor(ks *keyState, f Fetcher) *codec {
 	case m.StorePlaintext:
 		return &codec{open: s, plaintext: true}
 	case s != nil:
-		ks.sealed.Store(true)
 		return &codec{seal: s, open: s}
-	case ks.sealed.Load():
-		return nil
 	}
-	return &codec{plaintext: true}
+	m.warnUnsealed(ks, f)
+	return nil
 }
 
 // encode returns t as it goes into the Store, with an empty value if it
@@ -592,3 +587,13 @@ var (
 	errSealedUnreadable = errors.New("dingtoken: stored token is sealed and this fetcher has no secret to open it")
 	errPlaintextRefused = errors.New("dingtoken: stored token is not sealed; this key's tokens are, so it is not trusted")
 )
+
+// warnUnsealed says once per key that f's tokens stay out of the Store: f
+// has no secret to seal them with, and the Manager does not put a token
+// into a Store in plaintext unless told to.
+func (m *Manager) warnUnsealed(ks *keyState, f Fetcher) {
+	if ks.warnedUnsealed.CompareAndSwap(false, true) {
+		m.log(slog.LevelWarn, "dingtoken: the fetcher has no sealing secret; its tokens stay out of the Store (implement SealingFetcher, or set Manager.StorePlaintext)",
+			ks.key, "fetcher", fmt.Sprintf("%T", f))
+	}
+}

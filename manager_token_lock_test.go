@@ -101,14 +101,15 @@ func (s *countedStore) lastStale() Token {
 func countedManager(t *testing.T) (*Manager, *countedStore, string) {
 	mc := memcachedtest.Start(t)
 	store := &countedStore{MemcacheStore: NewMemcacheStore(patientMemcache(mc.Addr))}
-	return &Manager{Store: store}, store, mc.Addr
+	// The tests' fetchers have no secret: their tokens go in as they are.
+	return &Manager{Store: store, StorePlaintext: true}, store, mc.Addr
 }
 
 // tokenElsewhere is the token that another process, a new Manager on the
 // memcached at addr, gets for f.
 func tokenElsewhere(t *testing.T, addr string, f Fetcher) string {
 	t.Helper()
-	return tokenOf(t, &Manager{Store: NewMemcacheStore(patientMemcache(addr))}, f)
+	return tokenOf(t, &Manager{Store: NewMemcacheStore(patientMemcache(addr)), StorePlaintext: true}, f)
 }
 
 // TestColdStartMakesTwoStoreCalls: a cold start on a TokenLocker waits for
@@ -215,9 +216,9 @@ func TestReissuedTokenIsNotLockedOver(t *testing.T) {
 		n := fetches.Add(1)
 		return Token{Value: "tok-same", Expiry: start.Add(time.Hour + time.Duration(n)*time.Minute)}, nil
 	})
-	replicas := []*Manager{
-		{Store: NewMemcacheStore(patientMemcache(mc.Addr))},
-		{Store: NewMemcacheStore(patientMemcache(mc.Addr))},
+	replicas := []*Manager{ // f has no secret: its tokens go in as they are
+		{Store: NewMemcacheStore(patientMemcache(mc.Addr)), StorePlaintext: true},
+		{Store: NewMemcacheStore(patientMemcache(mc.Addr)), StorePlaintext: true},
 	}
 	for _, m := range replicas {
 		warm(t, m, f)
@@ -338,12 +339,12 @@ func TestWaiterGivesUpOnALockThatKeepsTimingOut(t *testing.T) {
 func TestSlowFetchKeepsItsLock(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	var fetches atomic.Int32
-	f := FetcherFunc("app:slow-fetch", func(ctx context.Context) (Token, error) {
+	f := sealed(FetcherFunc("app:slow-fetch", func(ctx context.Context) (Token, error) {
 		if fetches.Add(1) == 1 {
 			time.Sleep(7 * time.Second) // over twice the lock's TTL; a slow DingTalk, not synchronisation
 		}
 		return Token{Value: "tok-slow", Expiry: time.Now().Add(time.Hour)}, nil
-	})
+	}))
 	ms := replicas(3, func(m *Manager) { m.lockLife = 3 * time.Second }, mc.Addr)
 	tokens, _ := coldStart(t, ms, func() Fetcher { return f }, 20*time.Second)
 	for i, tok := range tokens {

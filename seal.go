@@ -17,11 +17,14 @@ import (
 // reach a [Store], so that whoever can read the Store (memcached has no
 // authentication) learns nothing usable without the app's secret.
 // Every credential type of this package implements it (JSAPITicket with
-// its App's secret); FetcherFunc does not.
+// its App's secret); FetcherFunc does not. The tokens of a Fetcher without
+// a secret stay in its process, out of the Store, unless
+// Manager.StorePlaintext is set.
 type SealingFetcher interface {
 	Fetcher
 	// SealingSecret returns the secret the sealing key is derived from: the
-	// app or suite secret. If it is empty, tokens are stored unsealed.
+	// app or suite secret. If it is empty, the tokens stay out of the Store
+	// unless Manager.StorePlaintext is set.
 	SealingSecret() string
 }
 

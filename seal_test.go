@@ -156,41 +156,57 @@ func TestSealedAndPlaintextReplicasShareOneMemcached(t *testing.T) {
 	}
 }
 
-// TestSealingIsDecidedPerFetcherNeverDowngraded: a fetcher without a secret
-// used a key first; the app's credentials still seal their tokens, and the
-// fetcher without a secret never writes that key in plaintext again.
-func TestSealingIsDecidedPerFetcherNeverDowngraded(t *testing.T) {
+// TestFetcherWithoutASecretStaysOutOfTheStore: the tokens of a fetcher
+// with no secret to seal them with never reach the Store (unless
+// StorePlaintext says so): each process fetches its own, the log says why
+// once per key, and a sealed value another process saved under the key is
+// left as it is.
+func TestFetcherWithoutASecretStaysOutOfTheStore(t *testing.T) {
 	srv := newSim(t)
-	store := NewMemoryStore()
-	m := &Manager{Store: store}
-	creds := appCreds(srv)
-	var calls atomic.Int32
-	plain := FetcherFunc(creds.Key(), func(ctx context.Context) (Token, error) {
-		calls.Add(1)
-		return Token{Value: fmt.Sprintf("plain-%d", calls.Load()), Expiry: time.Now().Add(time.Hour)}, nil
-	})
+	mc := memcachedtest.Start(t)
+	client := memcache.New(mc.Addr)
 	ctx := context.Background()
-	first, err := m.Token(ctx, plain)
+	var calls atomic.Int32
+	plain := FetcherFunc("app:no-secret", func(ctx context.Context) (Token, error) {
+		return Token{Value: fmt.Sprintf("plain-%d", calls.Add(1)), Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	logger, logs := newLogger()
+	a := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr)), Logger: logger}
+	b := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	first := tokenOf(t, a, plain)
+	a.Invalidate(ctx, plain, first)
+	tokenOf(t, a, plain)
+	tokenOf(t, b, plain)
+	settle(a)
+	settle(b)
+	if _, err := client.Get(memcacheKey(plain.Key())); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Errorf("memcached under the key: %v; want nothing there", err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d fetches, want 3: two in one process, one in the other, none shared", n)
+	}
+	if n := strings.Count(logs.String(), "no sealing secret"); n != 1 {
+		t.Errorf("the log says %d times that the tokens stay out of the Store, want once:\n%s", n, logs)
+	}
+
+	// Under a key a sealing fetcher shares, its sealed value stays.
+	sealing := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	tokenOf(t, sealing, appCreds(srv))
+	settle(sealing)
+	before, err := client.Get(memcacheKey(appCreds(srv).Key()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	settle(m)
-	m.Invalidate(ctx, plain, first.Value)
-	tok, err := m.Token(ctx, creds)
-	if err != nil {
-		t.Fatal(err)
+	foreign := FetcherFunc(appCreds(srv).Key(), plain.Fetch)
+	got := tokenOf(t, a, foreign)
+	if !strings.HasPrefix(got, "plain-") {
+		t.Errorf("the fetcher without a secret got %q; want its own token", got)
 	}
-	settle(m)
-	if got, _ := store.Load(ctx, creds.Key()); !strings.HasPrefix(got.Value, sealedPrefix) || strings.Contains(got.Value, tok.Value) {
-		t.Fatalf("after the app's credentials fetched, the Store holds %q; want it sealed", got.Value)
-	}
-	m.Invalidate(ctx, creds, tok.Value)
-	if _, err := m.Token(ctx, plain); err != nil {
-		t.Fatal(err)
-	}
-	settle(m)
-	if got, _ := store.Load(ctx, creds.Key()); strings.HasPrefix(got.Value, "plain-") {
-		t.Errorf("a fetcher without a secret wrote %q in plaintext under a sealed key", got.Value)
+	a.Invalidate(ctx, foreign, got)
+	tokenOf(t, a, foreign)
+	settle(a)
+	if after, err := client.Get(memcacheKey(appCreds(srv).Key())); err != nil || string(after.Value) != string(before.Value) {
+		t.Errorf("the sealed value became %v, %v; want it left as it was", after, err)
 	}
 }
 
