@@ -580,12 +580,18 @@ func (c *codec) decode(raw Token) (Token, error) {
 	if !c.plaintext {
 		return Token{}, errPlaintextRefused
 	}
+	if !isTokenText(raw.Value) {
+		// Another program's bug, say: a header would refuse it on every
+		// request until it expired.
+		return Token{}, errNotTokenText
+	}
 	return raw, nil
 }
 
 var (
 	errSealedUnreadable = errors.New("dingtoken: stored token is sealed and this fetcher has no secret to open it")
 	errPlaintextRefused = errors.New("dingtoken: stored token is not sealed; this key's tokens are, so it is not trusted")
+	errNotTokenText     = fmt.Errorf("%w: a plaintext value with bytes a token never has", ErrCorruptValue)
 )
 
 // warnUnsealed says once per key that f's tokens stay out of the Store: f

@@ -55,6 +55,35 @@ func TestPlaintextStoreForOtherLanguages(t *testing.T) {
 	}
 }
 
+// TestPlaintextValueThatIsNoTokenIsAMiss: a plaintext value with bytes a
+// token never has (another program's bug, a line end) is not handed out,
+// where a header would refuse it on every request until it expired: each
+// look that meets it counts a store error, and a fetched token replaces it.
+func TestPlaintextValueThatIsNoTokenIsAMiss(t *testing.T) {
+	srv := newSim(t)
+	for _, bad := range []string{"tok\r\nX-Injected: 1", "tok\x00", "tok with spaces"} {
+		store := NewMemoryStore()
+		ctx := context.Background()
+		if err := store.Save(ctx, appCreds(srv).Key(), Token{Value: bad, Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		m := &Manager{Store: store, StorePlaintext: true}
+		tok, err := m.Token(ctx, appCreds(srv))
+		if err != nil || tok.Value != srv.CurrentToken(testClientID) {
+			t.Errorf("over %q: %q, %v; want the fetched token", bad, tok.Value, err)
+		}
+		settle(m)
+		// Two looks meet it: the load beside the lock, and the lock
+		// holder's second look (MemoryStore is a Locker).
+		if st := m.Stats(); st.StoreErrors != 2 || st.L2Hits != 0 {
+			t.Errorf("over %q: stats %+v; want two store errors and no L2 hit", bad, st)
+		}
+		if got, _ := store.Load(ctx, appCreds(srv).Key()); got.Value != tok.Value {
+			t.Errorf("over %q: the Store holds %q; want the fetched token", bad, got.Value)
+		}
+	}
+}
+
 func TestSealedValueOpensOnlyForItsApp(t *testing.T) {
 	expiry := time.Now().Add(time.Hour)
 	a, _ := newSealer("secret-of-app-a", "app:a")

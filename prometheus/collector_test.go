@@ -27,6 +27,12 @@ const (
 	unknownApp   = "ding-unknown-app"
 )
 
+// sealing gives a Fetcher a secret to seal its tokens with, so that they
+// go through the Store.
+type sealing struct{ dingtoken.Fetcher }
+
+func (sealing) SealingSecret() string { return "short-lived-secret-5e" }
+
 // switchStore is a MemoryStore that fails every call while failing is set.
 type switchStore struct {
 	*dingtoken.MemoryStore
@@ -129,9 +135,9 @@ func script(t *testing.T) (*dingtoken.Manager, *Collector, *dingtalktest.Server)
 		t.Fatal("a wrong secret: no error")
 	}
 	store.failing.Store(true)
-	shortLived := dingtoken.FetcherFunc("short-lived", func(context.Context) (dingtoken.Token, error) {
-		return dingtoken.Token{Value: "short-" + time.Now().String(), Expiry: time.Now().Add(4 * time.Second)}, nil
-	})
+	shortLived := sealing{dingtoken.FetcherFunc("short-lived", func(context.Context) (dingtoken.Token, error) {
+		return dingtoken.Token{Value: fmt.Sprintf("short-%d", time.Now().UnixNano()), Expiry: time.Now().Add(4 * time.Second)}, nil
+	})}
 	deadline := time.Now().Add(20 * time.Second)
 	for m.Stats().BackgroundRefreshes == 0 {
 		if time.Now().After(deadline) {
