@@ -366,8 +366,9 @@ func (m *Manager) Flush(ctx context.Context) error {
 }
 
 // background runs fn, a Store call no caller needs to wait for, on a
-// goroutine of its own. A Store (or hook) that panics there, where no
-// refresh's recovery reaches, is logged rather than left to end the process.
+// goroutine of its own. A hook, or a lock's Unlock, that panics there,
+// where no refresh's recovery reaches, is logged rather than left to end
+// the process.
 func (m *Manager) background(fn func()) {
 	m.work.add()
 	go func() {

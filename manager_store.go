@@ -154,9 +154,9 @@ func (m *Manager) loadAndLock(ctx context.Context, ks *keyState, c *codec, evenS
 		loaded := false
 		defer func() {
 			if !loaded {
-				// Load panicked, or called runtime.Goexit: the refresh fails,
-				// and the lock taken beside the load goes back rather than
-				// hold the other processes off for its TTL.
+				// A hook panicked, or Load called runtime.Goexit: the refresh
+				// fails, and the lock taken beside the load goes back rather
+				// than hold the other processes off for its TTL.
 				m.release(ks, <-locked)
 			}
 		}()
@@ -198,8 +198,9 @@ func (m *Manager) lockTTL() time.Duration {
 }
 
 // tryLockInto sends tryLock's result to locked. It runs on a goroutine of
-// its own, which the refresh's recovery does not reach: a TryLock that
-// panics, or calls runtime.Goexit, is a failed lock, not a dead process.
+// its own, which the refresh's recovery does not reach: a StoreError hook
+// that panics there, or a TryLock that calls runtime.Goexit, is a failed
+// lock, not a dead process. (A TryLock that panics is a store error.)
 func (m *Manager) tryLockInto(ctx context.Context, ks *keyState, locker Locker, locked chan<- lockResult) {
 	returned := false
 	defer func() {
@@ -208,7 +209,7 @@ func (m *Manager) tryLockInto(ctx context.Context, ks *keyState, locker Locker, 
 			// Counted and logged without the StoreError hook, which may be
 			// what panicked.
 			m.stats.storeErrors.Add(1)
-			m.log(slog.LevelError, "dingtoken: store lock panicked; refreshing without the lock", ks.key, "err", err)
+			m.log(slog.LevelError, "dingtoken: taking the store lock panicked; refreshing without the lock", ks.key, "err", err)
 			locked <- lockResult{err: err}
 		}
 	}()
@@ -223,7 +224,12 @@ func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lock
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
-	unlock, ok, err := locker.TryLock(sctx, ks.key, m.lockTTL())
+	var unlock func()
+	var ok bool
+	err := guardStore(func() (err error) {
+		unlock, ok, err = locker.TryLock(sctx, ks.key, m.lockTTL())
+		return err
+	})
 	if err != nil {
 		m.storeError("lock", ks.key, err)
 		if !ok {
@@ -374,7 +380,11 @@ func (m *Manager) loadShared(ctx context.Context, ks *keyState, c *codec) (Token
 func (m *Manager) load(ctx context.Context, ks *keyState, c *codec) (Token, error) {
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
-	raw, err := m.Store.Load(sctx, ks.key)
+	var raw Token
+	err := guardStore(func() (err error) {
+		raw, err = m.Store.Load(sctx, ks.key)
+		return err
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		m.storeError("load", ks.key, err)
 		return Token{}, err
@@ -418,7 +428,7 @@ func (m *Manager) saveShared(ctx context.Context, ks *keyState, value Token) boo
 	}
 	sctx, cancel := m.storeContext(ctx)
 	defer cancel()
-	if err := m.Store.Save(sctx, ks.key, value); err != nil {
+	if err := guardStore(func() error { return m.Store.Save(sctx, ks.key, value) }); err != nil {
 		m.storeError("save", ks.key, err)
 		return false
 	}
@@ -445,7 +455,7 @@ func (m *Manager) deleteShared(ctx context.Context, ks *keyState, f Fetcher, e *
 		}
 		sctx, cancel := m.storeContext(ctx)
 		defer cancel()
-		if err := m.Store.Delete(sctx, ks.key, stale); err != nil {
+		if err := guardStore(func() error { return m.Store.Delete(sctx, ks.key, stale) }); err != nil {
 			m.storeError("delete", ks.key, err)
 			return
 		}

@@ -15,7 +15,12 @@ func (m *Manager) loadOrLock(ctx context.Context, ks *keyState, c *codec, tl Tok
 	stale := m.unwanted(ks, c)
 	for attempt := 0; ; attempt++ {
 		sctx, cancel := m.storeContext(ctx)
-		raw, lock, err := tl.LoadOrLock(sctx, ks.key, stale, m.lockTTL())
+		var raw Token
+		var lock *HeldLock
+		err := guardStore(func() (err error) {
+			raw, lock, err = tl.LoadOrLock(sctx, ks.key, stale, m.lockTTL())
+			return err
+		})
 		cancel()
 		held := lockResult{held: true, inPlace: true}
 		if lock != nil {
@@ -107,7 +112,7 @@ func (m *Manager) keepLock(ks *keyState, lock lockResult) (stop func()) {
 			case <-tick.C:
 			}
 			ctx, cancel := m.storeContext(context.Background())
-			err := lock.extend(ctx, ttl)
+			err := guardStore(func() error { return lock.extend(ctx, ttl) })
 			cancel()
 			if err != nil {
 				select {

@@ -2,79 +2,102 @@ package dingtoken
 
 import (
 	"context"
-	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dingtoken/dingtoken/internal/memcachedtest"
 )
 
-// panickingLoadStore is a Store and Locker, no TokenLocker, as a Store of
-// another package, whose Load panics once the lock taken beside it is held:
-// a decoding bug meeting a value it does not expect.
-type panickingLoadStore struct {
-	lockApart
-	locked chan struct{} // closed by the first TryLock that took the lock
+// A Store is best effort: a Store of another package that panics costs a
+// refresh the Store, as any store error does, never the caller's request
+// nor the process, and leaves no lock behind.
+
+// panickingStore is a Store on memcached, as of another package, whose
+// call named by op panics, with a value that must not reach the log.
+type panickingStore struct {
+	*MemcacheStore
+	op string // "load", "save", "lock" or "loadOrLock"
 }
 
-func (s *panickingLoadStore) Load(ctx context.Context, key string) (Token, error) {
-	<-s.locked
-	panic("store bug")
+const panicValue = "store bug near tok-in-panic"
+
+func (s panickingStore) Load(ctx context.Context, key string) (Token, error) {
+	s.panicIf("load")
+	return s.MemcacheStore.Load(ctx, key)
 }
 
-func (s *panickingLoadStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
-	unlock, ok, err := s.lockApart.TryLock(ctx, key, ttl)
-	if ok {
-		select {
-		case <-s.locked:
-		default:
-			close(s.locked)
-		}
+func (s panickingStore) Save(ctx context.Context, key string, t Token) error {
+	s.panicIf("save")
+	return s.MemcacheStore.Save(ctx, key, t)
+}
+
+func (s panickingStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	s.panicIf("lock")
+	return s.MemcacheStore.TryLock(ctx, key, ttl)
+}
+
+func (s panickingStore) LoadOrLock(ctx context.Context, key string, stale Token, ttl time.Duration) (Token, *HeldLock, error) {
+	s.panicIf("loadOrLock")
+	return s.MemcacheStore.LoadOrLock(ctx, key, stale, ttl)
+}
+
+func (s panickingStore) panicIf(op string) {
+	if s.op == op {
+		panic(panicValue)
 	}
-	return unlock, ok, err
 }
 
-// TestPanickingStoreLoadLeavesNoLock: a Locker's lock is taken at the same
-// time as the Store is read; when the read panics, the refresh fails with
-// ErrFetchPanicked, and the lock taken beside it is given back rather than
-// left to hold the other processes off for its 15 s.
-func TestPanickingStoreLoadLeavesNoLock(t *testing.T) {
+// TestPanickingStoreCostsOnlyTheStore: whichever call of the Store panics,
+// on a TokenLocker or on a Store and Locker apart, the caller gets the
+// fetched token, each panic counts as one store error and is logged
+// without its value, and no lock is left to hold other processes off.
+func TestPanickingStoreCostsOnlyTheStore(t *testing.T) {
 	srv := newSim(t)
-	mc := memcachedtest.Start(t)
-	mcs := NewMemcacheStore(patientMemcache(mc.Addr))
-	store := &panickingLoadStore{lockApart: lockerOnly(mcs), locked: make(chan struct{})}
-	m := &Manager{Store: store}
-	if _, err := m.Token(context.Background(), appCreds(srv)); !errors.Is(err, ErrFetchPanicked) {
-		t.Fatalf("err = %v, want ErrFetchPanicked", err)
-	}
-	settle(m)
-	if _, ok, err := mcs.TryLock(context.Background(), appCreds(srv).Key(), time.Second); !ok {
-		t.Errorf("the refresh lock is still held after the Store's Load panicked: %v", err)
-	}
-}
-
-// panickingLockStore is a Store and Locker, no TokenLocker, whose TryLock
-// panics.
-type panickingLockStore struct{ lockApart }
-
-func (s panickingLockStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
-	panic("lock bug")
-}
-
-// TestPanickingStoreLockIsAFailedLock: TryLock runs beside the Store's
-// read, on a goroutine of its own; its panic must not take the process
-// down. The refresh goes on without the lock.
-func TestPanickingStoreLockIsAFailedLock(t *testing.T) {
-	srv := newSim(t)
-	mc := memcachedtest.Start(t)
-	m := &Manager{Store: panickingLockStore{lockerOnly(NewMemcacheStore(patientMemcache(mc.Addr)))}}
-	tok, err := m.Token(context.Background(), appCreds(srv))
-	if err != nil || tok.Value != srv.CurrentToken(testClientID) {
-		t.Fatalf("Token = %v, %v; want the fetched token", tok, err)
-	}
-	settle(m)
-	if st := m.Stats(); st.StoreErrors != 1 {
-		t.Errorf("stats %+v; want the panicking lock counted as one store error", st)
+	for _, tc := range []struct {
+		name     string
+		op       string
+		asLocker bool // a Store and Locker apart, not a TokenLocker
+		errors   uint64
+	}{
+		{"Load beside a Locker's lock", "load", true, 2}, // the load, and the holder's second look
+		{"TryLock", "lock", true, 1},
+		{"Save under a Locker's lock", "save", true, 1},
+		{"LoadOrLock", "loadOrLock", false, 1},
+		{"Save in place of the lock", "save", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mc := memcachedtest.Start(t)
+			mcs := NewMemcacheStore(patientMemcache(mc.Addr))
+			var store Store = panickingStore{mcs, tc.op}
+			if tc.asLocker {
+				store = lockApart{store, store.(Locker)}
+			}
+			logger, logs := newLogger()
+			m := &Manager{Store: store, Logger: logger}
+			tok, err := m.Token(context.Background(), appCreds(srv))
+			if err != nil || tok.Value != srv.CurrentToken(testClientID) {
+				t.Fatalf("Token = %q, %v; want the fetched token", tok.Value, err)
+			}
+			settle(m)
+			if st := m.Stats(); st.StoreErrors != tc.errors {
+				t.Errorf("%d store errors, want %d", st.StoreErrors, tc.errors)
+			}
+			assertNoSecret(t, "the log", logs.String(), "tok-in-panic")
+			if !strings.Contains(logs.String(), "the Store panicked") {
+				t.Errorf("the log does not say the Store panicked:\n%s", logs)
+			}
+			key := appCreds(srv).Key()
+			if _, ok, err := mcs.TryLock(context.Background(), key, time.Second); !ok {
+				t.Errorf("the lock apart from the token is still held: %v", err)
+			}
+			if item, err := patientMemcache(mc.Addr).Get(memcacheKey(key)); err == nil && strings.HasPrefix(string(item.Value), memcacheLockValue) {
+				t.Error("the lock in the token's place is still there")
+			} else if err != nil && err != memcache.ErrCacheMiss {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -82,13 +105,12 @@ func TestPanickingStoreLockIsAFailedLock(t *testing.T) {
 type panickingDeleteStore struct{ *MemoryStore }
 
 func (s panickingDeleteStore) Delete(ctx context.Context, key, stale string) error {
-	panic("delete bug")
+	panic(panicValue)
 }
 
 // TestPanickingBackgroundStoreCall: Store work left to the background (here
 // the removal of a rejected token) runs on a goroutine no caller's recovery
-// reaches; its panic must not take the process down, and the next refresh
-// goes on.
+// reaches; its panic is a store error, and the next refresh goes on.
 func TestPanickingBackgroundStoreCall(t *testing.T) {
 	srv := newSim(t)
 	m := &Manager{Store: panickingDeleteStore{NewMemoryStore()}}
@@ -100,6 +122,9 @@ func TestPanickingBackgroundStoreCall(t *testing.T) {
 	srv.Revoke(tok.Value)
 	m.Invalidate(context.Background(), f, tok.Value)
 	settle(m)
+	if st := m.Stats(); st.StoreErrors != 1 {
+		t.Errorf("%d store errors, want 1: the Delete that panicked", st.StoreErrors)
+	}
 	if got, err := m.Token(context.Background(), f); err != nil || got.Value == tok.Value {
 		t.Errorf("after the rejection: %v, %v; want a new token", got, err)
 	}
