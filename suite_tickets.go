@@ -89,9 +89,11 @@ func (p pushedTicket) newerThan(q pushedTicket) bool {
 
 // Put records ticket, pushed by DingTalk at pushedAt (the Stream event's
 // eventBornTime, or the HTTP callback's TimeStamp; zero means now), unless a
-// ticket pushed later is already known. It returns an error if the Store
-// could not be brought up to date; the ticket is kept in this process
-// either way, and written to the Store by a later Ticket call.
+// ticket pushed later is already known. A pushedAt more than
+// SuiteTicketRetention ago is an error, and the ticket is not kept. It
+// returns an error if the Store could not be brought up to date; the ticket
+// is kept in this process either way, and written to the Store by a later
+// Ticket call.
 func (s *SuiteTickets) Put(ctx context.Context, ticket string, pushedAt time.Time) error {
 	if ticket == "" || !isTokenText(ticket) {
 		return fmt.Errorf("dingtoken: suite ticket for %s is empty or has bytes a ticket never has", s.SuiteKey)
@@ -102,6 +104,13 @@ func (s *SuiteTickets) Put(ctx context.Context, ticket string, pushedAt time.Tim
 			s.log("dingtoken: suite ticket pushed in the future; taking it as pushed now", "pushedAt", pushedAt)
 		}
 		pushedAt = now
+	}
+	if !pushedAt.Add(SuiteTicketRetention).After(now) {
+		// No Store keeps a value already expired: kept here, such a ticket
+		// would serve this replica alone while the others report
+		// ErrNoSuiteTicket. A push this old is nearly always eventBornTime
+		// in the wrong unit, or a field that did not decode and left 0.
+		return fmt.Errorf("dingtoken: suite ticket of %s pushed at %v, more than %v ago: pushedAt is the event's eventBornTime in milliseconds, time.UnixMilli(eventBornTime), or zero for now", s.SuiteKey, pushedAt.UTC().Format(time.RFC3339), SuiteTicketRetention)
 	}
 	p := pushedTicket{ticket: ticket, at: time.UnixMilli(pushedAt.UnixMilli())}
 	s.remember(p)
