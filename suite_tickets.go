@@ -53,6 +53,7 @@ const (
 // from SuiteSecret), with its push time, under "suite-ticket:<SuiteKey>",
 // for SuiteTicketRetention after its push. Set the fields before first use.
 type SuiteTickets struct {
+	// SuiteKey names the ticket in the Store. Required with a Store.
 	SuiteKey string
 	// SuiteSecret seals the ticket in the Store. Required with a Store.
 	SuiteSecret string
@@ -276,6 +277,10 @@ func (s *SuiteTickets) getSealer() (*sealer, error) {
 	defer s.mu.Unlock()
 	if s.sealer != nil {
 		return s.sealer, nil
+	}
+	if s.SuiteKey == "" {
+		// It names the Store key: suites without one would share it.
+		return nil, errors.New("dingtoken: suite ticket: SuiteTickets.SuiteKey is empty; it names the ticket in the Store")
 	}
 	if s.SuiteSecret == "" {
 		return nil, fmt.Errorf("dingtoken: suite ticket of %s: SuiteTickets.SuiteSecret is empty; it seals the ticket in the Store", s.SuiteKey)

@@ -58,3 +58,35 @@ func TestSuiteTicketsRefuseAPushTooOldToShare(t *testing.T) {
 		}
 	})
 }
+
+// TestSuiteTicketsNeedASuiteKeyWithAStore: with a Store, the SuiteKey names
+// the ticket's Store key; left empty, every suite's tickets would share
+// "suite-ticket:", and each suite's Put would replace the other's, whose
+// value does not open under its secret.
+func TestSuiteTicketsNeedASuiteKeyWithAStore(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	for _, tc := range []struct {
+		name string
+		s    *SuiteTickets
+	}{
+		{"with a Store", &SuiteTickets{SuiteSecret: testSuiteSecret, Store: store}},
+		{"with a Store and no secret either", &SuiteTickets{Store: store}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.s.Put(ctx, "ticket-nokey-1c0d", time.Now())
+			if err == nil || !strings.HasPrefix(err.Error(), "dingtoken: ") || !strings.Contains(err.Error(), "SuiteTickets.SuiteKey is empty") {
+				t.Errorf("Put: err = %v, want a dingtoken error naming SuiteTickets.SuiteKey", err)
+			}
+		})
+	}
+	t.Run("without a Store", func(t *testing.T) {
+		s := &SuiteTickets{}
+		if err := s.Put(ctx, "ticket-nokey-1c0d", time.Now()); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		if got, err := s.Ticket(ctx); err != nil || got != "ticket-nokey-1c0d" {
+			t.Errorf("Ticket() = %q, %v; want the ticket put", got, err)
+		}
+	})
+}
