@@ -12,6 +12,7 @@
 //	client := &http.Client{Transport: &dingtoken.Transport{
 //		Fetcher: &dingtoken.AppCredentials{ClientID: "ding-app", ClientSecret: "secret", HTTPClient: srv.Client()},
 //		Base:    srv.Transport(),
+//		Manager: &dingtoken.Manager{}, // one per test: DefaultManager's cache outlives the simulator
 //	}}
 package dingtalktest
 
