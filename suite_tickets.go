@@ -34,7 +34,7 @@ const (
 
 // SuiteTickets holds the newest suite ticket of one ISV suite for every
 // replica of a service. DingTalk pushes the ticket (the suite_ticket event,
-// by Stream or HTTP callback) to whichever replica it reaches; that replica
+// by Stream or SyncHTTP/RDS) to whichever replica it reaches; that replica
 // calls Put, and every replica's CorpCredentials and SuiteCredentials read it
 // through Ticket:
 //
@@ -89,9 +89,9 @@ func (p pushedTicket) newerThan(q pushedTicket) bool {
 }
 
 // Put records ticket, pushed by DingTalk at pushedAt (the Stream event's
-// eventBornTime, or the HTTP callback's TimeStamp; zero means now), unless a
-// ticket pushed later is already known. A pushedAt more than
-// SuiteTicketRetention ago is an error, and the ticket is not kept. It
+// eventBornTime; zero means now, for a SyncHTTP/RDS push, which carries no
+// time), unless a ticket pushed later is already known. A pushedAt more
+// than SuiteTicketRetention ago is an error, and the ticket is not kept. It
 // returns an error if the Store could not be brought up to date; the ticket
 // is kept in this process either way, and written to the Store by a later
 // Ticket call.
