@@ -338,6 +338,11 @@ func (m *Manager) recordFailure(ks *keyState, err error) {
 	if count < 6 {
 		backoff = min(minFailureBackoff<<(count-1), maxFailureBackoff)
 	}
+	if errors.Is(err, ErrNoSuiteTicket) {
+		// No call to DingTalk failed, and the first push may come at any
+		// moment: looking again costs a look at the SuiteTickets.
+		backoff = minFailureBackoff
+	}
 	ks.failure.Store(&failure{err: err, retryAt: time.Now().Add(backoff), count: count})
 }
 

@@ -261,6 +261,37 @@ func TestSuiteTicketsNeedASecretWithAStore(t *testing.T) {
 // TestSuiteTicketsFeedCorpAndSuiteCredentials: DingTalk pushes a ticket, a
 // replica puts it, and another replica's corp and suite credentials fetch
 // with it; after the next push, tokens come only with the new ticket.
+// TestNoSuiteTicketYetIsRetriedWithinASecond: a corp asked for before the
+// first push fails with ErrNoSuiteTicket, which no call to DingTalk caused:
+// however often it was asked, the next look comes within a second, not
+// after a backoff grown to 30 s, so the corp's token follows the push.
+func TestNoSuiteTicketYetIsRetriedWithinASecond(t *testing.T) {
+	ctx := context.Background()
+	srv := newISVSim(t)
+	tickets := &SuiteTickets{SuiteKey: testSuiteKey}
+	corp := &CorpCredentials{SuiteKey: testSuiteKey, SuiteSecret: testSuiteSecret, AuthCorpID: "ding-early", SuiteTicket: tickets.Ticket, Endpoint: srv.URL}
+	m := &Manager{}
+	for range 6 {
+		if _, err := m.Token(ctx, corp); !errors.Is(err, ErrNoSuiteTicket) {
+			t.Fatalf("before any push: err = %v, want ErrNoSuiteTicket", err)
+		}
+		ks := m.state(corp)
+		fl := *ks.failure.Load()
+		if wait := time.Until(fl.retryAt); wait > minFailureBackoff {
+			t.Fatalf("after %d failures the next look waits %v, want at most %v", fl.count, wait, minFailureBackoff)
+		}
+		fl.retryAt = time.Now() // as if the wait were over
+		ks.failure.Store(&fl)
+	}
+	ticket, at := srv.PushSuiteTicket(testSuiteKey)
+	if err := tickets.Put(ctx, ticket, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Token(ctx, corp); err != nil {
+		t.Errorf("after the push: %v", err)
+	}
+}
+
 func TestSuiteTicketsFeedCorpAndSuiteCredentials(t *testing.T) {
 	ctx := context.Background()
 	srv := newISVSim(t)
