@@ -40,6 +40,9 @@ func (c *AppCredentials) Key() string { return "app:" + c.ClientID }
 
 // Fetch gets a token from DingTalk.
 func (c *AppCredentials) Fetch(ctx context.Context) (Token, error) {
+	if err := required(c.Key(), "AppCredentials", "ClientID", c.ClientID, "ClientSecret", c.ClientSecret); err != nil {
+		return Token{}, err
+	}
 	body := map[string]string{"appKey": c.ClientID, "appSecret": c.ClientSecret}
 	return fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/accessToken",
 		body, c.Key(), c.Logger, c.ClientSecret)
@@ -65,6 +68,9 @@ func (c *LegacyAppCredentials) Key() string { return "app:" + c.AppKey }
 // Fetch gets a token from DingTalk. The secret travels in the URL, so every
 // error is scrubbed of it.
 func (c *LegacyAppCredentials) Fetch(ctx context.Context) (Token, error) {
+	if err := required(c.Key(), "LegacyAppCredentials", "AppKey", c.AppKey, "AppSecret", c.AppSecret); err != nil {
+		return Token{}, err
+	}
 	q := url.Values{"appkey": {c.AppKey}, "appsecret": {c.AppSecret}}
 	u := endpoint(c.Endpoint, DefaultLegacyEndpoint) + "/gettoken?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -98,6 +104,9 @@ func (c *CorpCredentials) Key() string { return compositeKey("corp", c.SuiteKey,
 
 // Fetch gets a token from DingTalk, asking SuiteTicket for the ticket first.
 func (c *CorpCredentials) Fetch(ctx context.Context) (Token, error) {
+	if err := required(c.Key(), "CorpCredentials", "SuiteKey", c.SuiteKey, "SuiteSecret", c.SuiteSecret, "AuthCorpID", c.AuthCorpID); err != nil {
+		return Token{}, err
+	}
 	if c.SuiteTicket == nil {
 		return Token{}, fmt.Errorf("dingtoken: fetch %s: CorpCredentials.SuiteTicket is nil", c.Key())
 	}

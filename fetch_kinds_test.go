@@ -172,14 +172,40 @@ func TestSuiteTokenNeedsTheCurrentTicket(t *testing.T) {
 	}
 }
 
-func TestClientCredentialsNeedACorp(t *testing.T) {
+// TestEmptyCredentialFieldsSendNothing: a credentials struct with an ID or
+// secret left empty (a setting missing from the environment) fails with
+// ErrInvalidCredentials naming the field, without asking DingTalk or its
+// SuiteTicket.
+func TestEmptyCredentialFieldsSendNothing(t *testing.T) {
 	srv := newISVSim(t)
-	_, err := (&ClientCredentials{ClientID: testClientID, ClientSecret: testSecret, Endpoint: srv.URL}).Fetch(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "dingtoken: ") || !strings.Contains(err.Error(), "CorpID is empty") {
-		t.Errorf("err = %v", err)
+	ticketAsked := false
+	ticket := func(context.Context) (string, error) { ticketAsked = true; return "ticket", nil }
+	for _, tc := range []struct {
+		field string
+		f     Fetcher
+	}{
+		{"AppCredentials.ClientID", &AppCredentials{ClientSecret: testSecret, Endpoint: srv.URL}},
+		{"AppCredentials.ClientSecret", &AppCredentials{ClientID: testClientID, Endpoint: srv.URL}},
+		{"LegacyAppCredentials.AppKey", &LegacyAppCredentials{AppSecret: testSecret, Endpoint: srv.URL}},
+		{"LegacyAppCredentials.AppSecret", &LegacyAppCredentials{AppKey: testClientID, Endpoint: srv.URL}},
+		{"CorpCredentials.SuiteKey", &CorpCredentials{SuiteSecret: testSuiteSecret, AuthCorpID: "c", SuiteTicket: ticket, Endpoint: srv.URL}},
+		{"CorpCredentials.SuiteSecret", &CorpCredentials{SuiteKey: testSuiteKey, AuthCorpID: "c", SuiteTicket: ticket, Endpoint: srv.URL}},
+		{"CorpCredentials.AuthCorpID", &CorpCredentials{SuiteKey: testSuiteKey, SuiteSecret: testSuiteSecret, SuiteTicket: ticket, Endpoint: srv.URL}},
+		{"SuiteCredentials.SuiteKey", &SuiteCredentials{SuiteSecret: testSuiteSecret, SuiteTicket: ticket, Endpoint: srv.URL}},
+		{"SuiteCredentials.SuiteSecret", &SuiteCredentials{SuiteKey: testSuiteKey, SuiteTicket: ticket, Endpoint: srv.URL, Legacy: true}},
+		{"SSOCredentials.CorpID", &SSOCredentials{SSOSecret: testSecret, Endpoint: srv.URL}},
+		{"SSOCredentials.SSOSecret", &SSOCredentials{CorpID: testSSOCorp, Endpoint: srv.URL, Legacy: true}},
+		{"ClientCredentials.ClientID", &ClientCredentials{ClientSecret: testSecret, CorpID: "c", Endpoint: srv.URL}},
+		{"ClientCredentials.ClientSecret", &ClientCredentials{ClientID: testClientID, CorpID: "c", Endpoint: srv.URL}},
+		{"ClientCredentials.CorpID", &ClientCredentials{ClientID: testClientID, ClientSecret: testSecret, Endpoint: srv.URL}},
+	} {
+		_, err := tc.f.Fetch(context.Background())
+		if !errors.Is(err, ErrInvalidCredentials) || !strings.HasPrefix(err.Error(), "dingtoken: ") || !strings.Contains(err.Error(), tc.field+" is empty") {
+			t.Errorf("%s empty: err = %v, want ErrInvalidCredentials naming it", tc.field, err)
+		}
 	}
-	if got := srv.Fetches(testClientID); got != 0 {
-		t.Errorf("token requests %d, want 0", got)
+	if got := srv.TotalFetches(); got != 0 || ticketAsked {
+		t.Errorf("%d token requests, suite ticket asked for: %v; want none", got, ticketAsked)
 	}
 }
 

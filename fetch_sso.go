@@ -36,6 +36,9 @@ func (c *SSOCredentials) SealingSecret() string { return c.SSOSecret }
 
 // Fetch gets an SSO token from DingTalk.
 func (c *SSOCredentials) Fetch(ctx context.Context) (Token, error) {
+	if err := required(c.Key(), "SSOCredentials", "CorpID", c.CorpID, "SSOSecret", c.SSOSecret); err != nil {
+		return Token{}, err
+	}
 	if c.Legacy {
 		return c.fetchLegacy(ctx)
 	}

@@ -42,6 +42,9 @@ func (c *SuiteCredentials) SealingSecret() string { return c.SuiteSecret }
 // Fetch gets a suite token from DingTalk, asking SuiteTicket for the ticket
 // first. A stale ticket is an error matching ErrInvalidCredentials.
 func (c *SuiteCredentials) Fetch(ctx context.Context) (Token, error) {
+	if err := required(c.Key(), "SuiteCredentials", "SuiteKey", c.SuiteKey, "SuiteSecret", c.SuiteSecret); err != nil {
+		return Token{}, err
+	}
 	if c.SuiteTicket == nil {
 		return Token{}, fmt.Errorf("dingtoken: fetch %s: SuiteCredentials.SuiteTicket is nil", c.Key())
 	}

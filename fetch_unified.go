@@ -2,7 +2,6 @@ package dingtoken
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -38,8 +37,8 @@ func (c *ClientCredentials) SealingSecret() string { return c.ClientSecret }
 
 // Fetch gets a token from DingTalk.
 func (c *ClientCredentials) Fetch(ctx context.Context) (Token, error) {
-	if c.CorpID == "" {
-		return Token{}, fmt.Errorf("dingtoken: fetch %s: ClientCredentials.CorpID is empty", c.Key())
+	if err := required(c.Key(), "ClientCredentials", "ClientID", c.ClientID, "ClientSecret", c.ClientSecret, "CorpID", c.CorpID); err != nil {
+		return Token{}, err
 	}
 	// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0037-api-gettoken.md: snake_case both ways,
 	// {"client_id", "client_secret", "grant_type": "client_credentials"} -> {"access_token", "expires_in"}
