@@ -264,7 +264,15 @@ func (s *Store) track(ctx context.Context, op func(context.Context) error) (<-ch
 	case err := <-done:
 		return finished, err
 	case <-ctx.Done():
-		return finished, ctx.Err()
+		// The goroutine cancels ctx right after it sends op's result, so
+		// both cases can be ready: an answer that came wins, or a lock
+		// taken would be reported as not taken.
+		select {
+		case err := <-done:
+			return finished, err
+		default:
+			return finished, ctx.Err()
+		}
 	}
 }
 
