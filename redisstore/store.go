@@ -136,7 +136,11 @@ func (s *Store) Save(ctx context.Context, key string, t dingtoken.Token) error {
 // the key: a fresh token another process saved meanwhile survives.
 func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 	err := s.call(ctx, func(ctx context.Context) error {
-		return deleteScript.Run(ctx, s.client, []string{s.tokenKey(key)}, stale).Err()
+		err := deleteScript.Run(ctx, s.client, []string{s.tokenKey(key)}, stale).Err()
+		if scriptsRefused(err) {
+			err = s.deleteIf(ctx, s.tokenKey(key), func(v string) bool { return holdsToken(v, stale) })
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("dingtoken: redis delete: %w", err)
@@ -156,7 +160,9 @@ func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 // the lock if it is ours. A failure that sent nothing (a refused
 // connection, a closed client) or an error reply is ok false. (An answer
 // lost with its connection is usually resent by go-redis, and the script
-// counts a lock its owner already holds as taken.)
+// counts a lock its owner already holds as taken.) On a Redis that runs no
+// script for this client, the lock is SET NX PX and its release a GET and a
+// DEL (see fallback.go).
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent
@@ -165,6 +171,9 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 	var got int64
 	finished, err := s.track(ctx, func(ctx context.Context) (err error) {
 		got, err = lockScript.Run(ctx, s.client, []string{lockKey}, owner, milliseconds(ttl)).Int64()
+		if scriptsRefused(err) {
+			got, err = s.plainLock(ctx, lockKey, owner, ttl)
+		}
 		return err
 	})
 	if err != nil {
@@ -234,7 +243,11 @@ func (s *Store) release(lockKey, owner string) {
 			time.Sleep(releasePause << (attempt - 1))
 		}
 		err = s.call(context.Background(), func(ctx context.Context) error {
-			return unlockScript.Run(ctx, s.client, []string{lockKey}, owner).Err()
+			err := unlockScript.Run(ctx, s.client, []string{lockKey}, owner).Err()
+			if scriptsRefused(err) {
+				err = s.deleteIf(ctx, lockKey, func(v string) bool { return v == owner })
+			}
+			return err
 		})
 		if err == nil || errors.Is(err, redis.ErrClosed) {
 			return
