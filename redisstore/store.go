@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -135,7 +136,11 @@ func (s *Store) Save(ctx context.Context, key string, t dingtoken.Token) error {
 // the key: a fresh token another process saved meanwhile survives.
 func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 	err := s.call(ctx, func(ctx context.Context) error {
-		return deleteScript.Run(ctx, s.client, []string{s.tokenKey(key)}, stale).Err()
+		err := deleteScript.Run(ctx, s.client, []string{s.tokenKey(key)}, stale).Err()
+		if scriptsRefused(err) {
+			err = s.deleteIf(ctx, s.tokenKey(key), func(v string) bool { return holdsToken(v, stale) })
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("dingtoken: redis delete: %w", err)
@@ -147,12 +152,17 @@ func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 // which only one process can hold; it expires after ttl even if its holder
 // dies. unlock releases it only if this owner still holds it.
 //
-// When Redis's answer does not come within the call's time (a timeout), the
-// lock may have been taken nonetheless: TryLock then reports the error with
-// ok true, so that the caller acts as the holder, and unlock removes the
-// lock if it is ours. Any other failure is ok false. (An answer lost with
-// its connection is no such case: go-redis resends the script, which counts
-// a lock its owner already holds as taken.)
+// When Redis's answer does not come (a timeout, ctx cancelled while the
+// script was on its way, or the connection lost after the script was
+// written and not resent: a client with MaxRetries -1, or retries used up),
+// the lock may have been taken nonetheless: TryLock then reports the error
+// with ok true, so that the caller acts as the holder, and unlock removes
+// the lock if it is ours. A failure that sent nothing (a refused
+// connection, a closed client) or an error reply is ok false. (An answer
+// lost with its connection is usually resent by go-redis, and the script
+// counts a lock its owner already holds as taken.) On a Redis that runs no
+// script for this client, the lock is SET NX PX and its release a GET and a
+// DEL (see fallback.go).
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent
@@ -161,6 +171,9 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 	var got int64
 	finished, err := s.track(ctx, func(ctx context.Context) (err error) {
 		got, err = lockScript.Run(ctx, s.client, []string{lockKey}, owner, milliseconds(ttl)).Int64()
+		if scriptsRefused(err) {
+			got, err = s.plainLock(ctx, lockKey, owner, ttl)
+		}
 		return err
 	})
 	if err != nil {
@@ -178,11 +191,21 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unl
 }
 
 // mayHaveLanded reports whether a script call that failed with err may
-// have run on Redis: it timed out, so its answer may be what was lost. A
-// refused connection, a closed client or an error reply ran nothing.
+// have run on Redis: it timed out or was cancelled in flight, or its
+// connection failed after the script was written (EOF, a reset), so its
+// answer may be what was lost. A refused connection (a dial error), a
+// closed client or an error reply ran nothing.
 func mayHaveLanded(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
 	var netErr net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op != "dial"
 }
 
 // release tries releaseAttempts times, pausing releasePause, then twice
@@ -220,7 +243,11 @@ func (s *Store) release(lockKey, owner string) {
 			time.Sleep(releasePause << (attempt - 1))
 		}
 		err = s.call(context.Background(), func(ctx context.Context) error {
-			return unlockScript.Run(ctx, s.client, []string{lockKey}, owner).Err()
+			err := unlockScript.Run(ctx, s.client, []string{lockKey}, owner).Err()
+			if scriptsRefused(err) {
+				err = s.deleteIf(ctx, lockKey, func(v string) bool { return v == owner })
+			}
+			return err
 		})
 		if err == nil || errors.Is(err, redis.ErrClosed) {
 			return
@@ -264,7 +291,15 @@ func (s *Store) track(ctx context.Context, op func(context.Context) error) (<-ch
 	case err := <-done:
 		return finished, err
 	case <-ctx.Done():
-		return finished, ctx.Err()
+		// The goroutine cancels ctx right after it sends op's result, so
+		// both cases can be ready: an answer that came wins, or a lock
+		// taken would be reported as not taken.
+		select {
+		case err := <-done:
+			return finished, err
+		default:
+			return finished, ctx.Err()
+		}
 	}
 }
 

@@ -21,9 +21,13 @@ const lockValue = valueVersion + ";1;"
 // that does not decode is replaced with the lock and reported as an error
 // wrapping ErrCorruptValue, with the lock taken.
 //
-// As with TryLock, a call whose answer came later than the Store's Timeout
-// reports the error with the lock as maybe ours, and a resent call that
-// finds its own lock counts it as taken.
+// As with TryLock, a call whose answer may be lost (late, cancelled, or cut
+// off with its connection) reports the error with the lock as maybe ours,
+// and a resent call that finds its own lock counts it as taken.
+//
+// On a Redis that runs no script for this client (see fallback.go), it
+// reads the token with GET and takes no lock: a usable token is returned,
+// and anything else is the refusal's error, so the caller fetches.
 func (s *Store) LoadOrLock(ctx context.Context, key string, stale dingtoken.Token, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
 	if err := ctx.Err(); err != nil {
 		return dingtoken.Token{}, nil, fmt.Errorf("dingtoken: redis load or lock: %w", err) // nothing sent
@@ -46,6 +50,10 @@ func (s *Store) LoadOrLock(ctx context.Context, key string, stale dingtoken.Toke
 		})
 		if err != nil {
 			err = fmt.Errorf("dingtoken: redis load or lock: %w", err)
+			if scriptsRefused(err) {
+				t, err := s.plainLoad(ctx, tokenKey, staleValue, err)
+				return t, nil, err
+			}
 			if !mayHaveLanded(err) && ctx.Err() == nil {
 				return dingtoken.Token{}, nil, err
 			}

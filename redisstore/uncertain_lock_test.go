@@ -1,0 +1,71 @@
+package redisstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dingtoken/dingtoken/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestCancelledTryLockIsReleased: a TryLock whose context is cancelled
+// after its script reached Redis, before the answer (a SuiteTickets.Put
+// whose HTTP callback was abandoned), reports the lock as maybe ours, and
+// its release removes the lock the script took: otherwise every replica's
+// Put waits out its ttl.
+func TestCancelledTryLockIsReleased(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 3*time.Second)
+	warm(t, s)
+	arrived := proxy.HoldNextAnswer(time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-arrived // the script has run; its answer is held
+		cancel()
+	}()
+	unlock, ok, err := s.TryLock(ctx, "app:cancelled", time.Minute)
+	if err == nil || !ok || unlock == nil {
+		t.Fatalf("TryLock cancelled before its answer = %v, %v; want the error, and the lock as maybe ours", ok, err)
+	}
+	key := s.lockKey("app:cancelled")
+	if n, err := srv.Do("EXISTS", key); err != nil || n != int64(1) {
+		t.Fatalf("the cancelled TryLock's lock: EXISTS = %v, %v; want 1, taken", n, err)
+	}
+	unlock()
+	if n, err := srv.Do("EXISTS", key); err != nil || n != int64(0) {
+		t.Errorf("after the release: EXISTS = %v, %v; want 0", n, err)
+	}
+}
+
+// TestLostLockAnswerWithoutRetries: on a client that does not resend
+// (MaxRetries: -1, which the README suggests against an unreachable
+// Redis), Redis takes the lock and its answer is lost with the connection.
+// The lock is reported with the error, as maybe ours, and its release
+// removes it, rather than leaving it to hold the other processes off.
+func TestLostLockAnswerWithoutRetries(t *testing.T) {
+	for _, k := range lockKinds {
+		t.Run(k.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			proxy := redistest.NewProxy(t, srv.Addr)
+			c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+			t.Cleanup(func() { c.Close() })
+			s := newStore(t, c, uniquePrefix(), countTimeout)
+			warm(t, s)
+			proxy.CutNextAnswer()
+			unlock, ok, err := k.take(s, "app:lost")
+			if err == nil || !ok || unlock == nil {
+				t.Fatalf("%s whose answer was lost = %v, %v; want the error, and the lock as maybe ours", k.name, ok, err)
+			}
+			if n, err := srv.Do("EXISTS", k.where(s, "app:lost")); err != nil || n != int64(1) {
+				t.Fatalf("the %s's lock: EXISTS = %v, %v; want 1, taken", k.name, n, err)
+			}
+			unlock()
+			if n, err := srv.Do("EXISTS", k.where(s, "app:lost")); err != nil || n != int64(0) {
+				t.Errorf("after unlock: EXISTS = %v, %v; want 0", n, err)
+			}
+		})
+	}
+}
