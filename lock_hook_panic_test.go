@@ -67,3 +67,31 @@ func TestPanickingStoreErrorHookGivesTheLockBack(t *testing.T) {
 		})
 	}
 }
+
+// failingLoadStore is a MemcacheStore whose Load fails.
+type failingLoadStore struct{ *MemcacheStore }
+
+func (s failingLoadStore) Load(ctx context.Context, key string) (Token, error) {
+	return Token{}, errors.New("load refused")
+}
+
+// TestPanickingHookBesideTheLockGivesItBack: a Locker's lock is taken
+// beside the Store's load; a StoreError hook that panics over the load's
+// error fails the refresh, and the lock taken beside goes back.
+func TestPanickingHookBesideTheLockGivesItBack(t *testing.T) {
+	srv := newSim(t)
+	mc := memcachedtest.Start(t)
+	mcs := NewMemcacheStore(patientMemcache(mc.Addr))
+	m := &Manager{Store: lockApart{failingLoadStore{mcs}, mcs}, Hooks: &Hooks{StoreError: func(i StoreErrorInfo) {
+		if i.Op == "load" {
+			panic("hook bug")
+		}
+	}}}
+	if _, err := m.Token(context.Background(), appCreds(srv)); !errors.Is(err, ErrFetchPanicked) {
+		t.Fatalf("err = %v, want ErrFetchPanicked", err)
+	}
+	settle(m)
+	if _, ok, err := mcs.TryLock(context.Background(), appCreds(srv).Key(), time.Second); !ok {
+		t.Errorf("the lock taken beside the load is still held: %v", err)
+	}
+}
