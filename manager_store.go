@@ -587,8 +587,8 @@ func (c *codec) encode(t Token) Token {
 	if c.seal != nil {
 		return c.seal.seal(t)
 	}
-	if strings.HasPrefix(t.Value, sealedPrefix) {
-		return Token{} // would read as sealed
+	if strings.HasPrefix(t.Value, sealedPrefix) || !isTokenText(t.Value) {
+		return Token{} // would read as sealed, or as a value that does not decode
 	}
 	return t
 }
