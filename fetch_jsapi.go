@@ -154,7 +154,11 @@ func (t *JSAPITicket) firstSeen(ctx context.Context, ticket string, now time.Tim
 	if m.Store != nil && m.store.usable() { // a Store skipped after a timeout costs no wait here either
 		key := "jsapi-seen:" + t.App.Key()
 		sctx, cancel := m.storeContext(ctx)
-		rec, err := m.Store.Load(sctx, key)
+		var rec Token
+		err := guardStore(func() (err error) {
+			rec, err = m.Store.Load(sctx, key)
+			return err
+		})
 		cancel()
 		switch {
 		case err != nil && !errors.Is(err, ErrNotFound):
@@ -164,7 +168,8 @@ func (t *JSAPITicket) firstSeen(ctx context.Context, ticket string, now time.Tim
 			first = rec.Expiry.Add(-JSAPITicketMaxAge)
 		default: // no record, another ticket's, or a later sighting than ours
 			sctx, cancel := m.storeContext(ctx)
-			if err := m.Store.Save(sctx, key, Token{Value: fp, Expiry: first.Add(JSAPITicketMaxAge)}); err != nil {
+			sighting := Token{Value: fp, Expiry: first.Add(JSAPITicketMaxAge)}
+			if err := guardStore(func() error { return m.Store.Save(sctx, key, sighting) }); err != nil {
 				m.storeError("save", key, err)
 			} else {
 				m.store.succeeded()

@@ -231,13 +231,28 @@ func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lock
 		return err
 	})
 	if err != nil {
-		m.storeError("lock", ks.key, err)
 		if !ok {
+			m.storeError("lock", ks.key, err)
 			return lockResult{err: err}
 		}
 		// The lock may be ours: act as its holder, and release it.
+		m.lockError(ks, err, lockResult{held: true, unlock: unlock})
 	}
 	return lockResult{held: ok, unlock: unlock}
+}
+
+// lockError is storeError for a lock call that failed with the lock maybe
+// taken: if the StoreError hook panics, the lock goes back before the
+// panic goes on, rather than hold the other processes off for its TTL.
+func (m *Manager) lockError(ks *keyState, err error, lock lockResult) {
+	returned := false
+	defer func() {
+		if !returned {
+			m.release(ks, lock)
+		}
+	}()
+	m.storeError("lock", ks.key, err)
+	returned = true
 }
 
 // release gives a lock back in the background; nobody waits for it but
@@ -572,8 +587,8 @@ func (c *codec) encode(t Token) Token {
 	if c.seal != nil {
 		return c.seal.seal(t)
 	}
-	if strings.HasPrefix(t.Value, sealedPrefix) {
-		return Token{} // would read as sealed
+	if strings.HasPrefix(t.Value, sealedPrefix) || !isTokenText(t.Value) {
+		return Token{} // would read as sealed, or as a value that does not decode
 	}
 	return t
 }

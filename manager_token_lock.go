@@ -27,11 +27,12 @@ func (m *Manager) loadOrLock(ctx context.Context, ks *keyState, c *codec, tl Tok
 			held.unlock, held.extend = lock.Unlock, lock.Extend
 		}
 		if err != nil {
-			m.storeError("lock", ks.key, err)
 			if lock == nil {
+				m.storeError("lock", ks.key, err)
 				return Token{}, err, lockResult{err: err}
 			}
 			// The lock may be ours: act as its holder, and release it.
+			m.lockError(ks, err, held)
 			return Token{}, ErrNotFound, held
 		}
 		m.store.succeeded()

@@ -148,7 +148,8 @@ func TestTamperedSealedValuesAreMisses(t *testing.T) {
 }
 
 // TestSealedAndPlaintextReplicasShareOneMemcached: a sealing replica, a
-// StorePlaintext replica and a replica whose fetcher has no secret share one
+// StorePlaintext replica and a replica whose fetcher has no secret (also
+// StorePlaintext, without which it never reaches the Store) share one
 // memcached. Nobody hands out a sealed value as a token, and nobody
 // overwrites what another can use.
 func TestSealedAndPlaintextReplicasShareOneMemcached(t *testing.T) {
@@ -168,7 +169,9 @@ func TestSealedAndPlaintextReplicasShareOneMemcached(t *testing.T) {
 	if err != nil || got.Value != tok.Value {
 		t.Errorf("the plaintext replica got %v, %v; want the token, opened with its secret", got, err)
 	}
-	noSecret := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
+	// Without StorePlaintext a fetcher with no secret never reaches the
+	// Store; with it, it meets the sealed value it cannot open.
+	noSecret := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr)), StorePlaintext: true}
 	foreign := FetcherFunc(appCreds(srv).Key(), func(ctx context.Context) (Token, error) {
 		return Token{Value: "token-from-elsewhere", Expiry: time.Now().Add(time.Hour)}, nil
 	})

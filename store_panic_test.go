@@ -129,3 +129,22 @@ func TestPanickingBackgroundStoreCall(t *testing.T) {
 		t.Errorf("after the rejection: %v, %v; want a new token", got, err)
 	}
 }
+
+// TestPanickingStoreCostsAJSAPITicketOnlyTheStore: a JSAPITicket's refresh
+// also reads and writes its sighting in the Store; a Store that panics
+// there costs the sighting's sharing, not the ticket.
+func TestPanickingStoreCostsAJSAPITicketOnlyTheStore(t *testing.T) {
+	srv := newSim(t)
+	for _, op := range []string{"load", "save"} {
+		t.Run(op, func(t *testing.T) {
+			mc := memcachedtest.Start(t)
+			logger, logs := newLogger()
+			m := &Manager{Store: panickingStore{NewMemcacheStore(patientMemcache(mc.Addr)), op}, Logger: logger}
+			if _, err := m.Token(context.Background(), jsapiFor(srv, m, false)); err != nil {
+				t.Fatalf("the ticket over a Store whose %s panics: %v", op, err)
+			}
+			settle(m)
+			assertNoSecret(t, "the log", logs.String(), "tok-in-panic")
+		})
+	}
+}

@@ -205,7 +205,7 @@ func (s *SuiteTickets) lock(ctx context.Context, locker Locker, wait time.Durati
 		switch {
 		case err != nil:
 			if ok && unlock != nil {
-				unlock() // the store may have taken the lock without saying so
+				s.releaseUncertain(ctx, unlock) // the store may have taken the lock without saying so
 			}
 			return nil, fmt.Errorf("dingtoken: suite ticket of %s: lock: %w", s.SuiteKey, err)
 		case ok:
@@ -221,6 +221,29 @@ func (s *SuiteTickets) lock(ctx context.Context, locker Locker, wait time.Durati
 		case <-t.C:
 		}
 		interval = min(interval*2, 50*time.Millisecond)
+	}
+}
+
+// releaseUncertain releases a lock the Store may have taken without saying
+// so, waiting for the release no longer than for one Store call: a Store
+// may hold the release until its late answer comes (redisstore waits until
+// go-redis gives the script up, seconds without ContextTimeoutEnabled), and
+// the caller, a Put from an event handler, has its error already.
+func (s *SuiteTickets) releaseUncertain(ctx context.Context, unlock func()) {
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		// On a goroutine of its own no caller's recovery reaches: a Store
+		// that panics costs the release, not the process.
+		if err := guardStore(func() error { unlock(); return nil }); err != nil {
+			s.log("dingtoken: releasing the suite ticket's lock failed", "err", err)
+		}
+	}()
+	sctx, cancel := s.storeContext(ctx)
+	defer cancel()
+	select {
+	case <-released:
+	case <-sctx.Done():
 	}
 }
 

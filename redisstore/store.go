@@ -281,10 +281,12 @@ func (s *Store) track(ctx context.Context, op func(context.Context) error) (<-ch
 		return finished, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	// Ended on return, not as op returns: ending it then would let the
+	// select below pick, at random, its end over op's answer.
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		defer close(finished)
-		defer cancel()
 		done <- op(ctx)
 	}()
 	select {
