@@ -82,11 +82,12 @@ func (m *Manager) callFetcher(ctx context.Context, ks *keyState, f Fetcher) (Tok
 	}
 }
 
-// errGoexit stands for a Fetcher that called runtime.Goexit.
-var errGoexit = errors.New("the fetcher called runtime.Goexit")
+// errGoexit stands for a Fetcher, Store or hook that called runtime.Goexit.
+var errGoexit = errors.New("runtime.Goexit was called")
 
 // describePanic says what a recovered panic was without its value, which
-// may hold a secret: a fetcher's message quoting its URL, say.
+// may hold a secret: a fetcher's message quoting its URL, say. A nil r is
+// a runtime.Goexit, which recover cannot stop.
 func describePanic(r any) string {
 	if r == nil {
 		return errGoexit.Error()

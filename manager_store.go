@@ -205,7 +205,7 @@ func (m *Manager) tryLockInto(ctx context.Context, ks *keyState, locker Locker, 
 	returned := false
 	defer func() {
 		if !returned {
-			err := fmt.Errorf("%w: lock %s: %s", ErrFetchPanicked, ks.key, describePanic(recover()))
+			err := fmt.Errorf("dingtoken: taking the store lock of %s: %s", ks.key, describePanic(recover()))
 			// Counted and logged without the StoreError hook, which may be
 			// what panicked.
 			m.stats.storeErrors.Add(1)

@@ -293,9 +293,8 @@ func (s *Store) track(ctx context.Context, op func(context.Context) error) (<-ch
 	case err := <-done:
 		return finished, err
 	case <-ctx.Done():
-		// The goroutine cancels ctx right after it sends op's result, so
-		// both cases can be ready: an answer that came wins, or a lock
-		// taken would be reported as not taken.
+		// The deadline and op's answer can come at once: the answer wins,
+		// or a lock taken would be reported as maybe not.
 		select {
 		case err := <-done:
 			return finished, err

@@ -10,9 +10,9 @@ import (
 )
 
 // TestAnsweredCallsSucceed: a call Redis answered in time returns that
-// answer, never the error of the call's own deadline, which the Store
-// cancels once go-redis has returned. A successful TryLock reported as
-// failed would leave its lock to hold every other process off for its ttl.
+// answer, never the end of the context the Store gives the call. A
+// successful TryLock reported as failed would leave its lock to hold every
+// other process off for its ttl.
 func TestAnsweredCallsSucceed(t *testing.T) {
 	s := newStore(t, newClient(t, redistest.Start(t).Addr), uniquePrefix(), countTimeout)
 	ctx := context.Background()
