@@ -26,7 +26,7 @@ import (
 const DefaultMaxKeys = 100
 
 // OtherKey is the key label under which the figures of keys beyond MaxKeys
-// are summed.
+// are summed, along with those of a key named "other" itself.
 const OtherKey = "other"
 
 // Collector is a prometheus.Collector of one Manager's figures:
@@ -120,7 +120,9 @@ func (c *Collector) maxKeys() int {
 
 // figures returns key's figures, or other's once MaxKeys keys have theirs.
 // A key that is not valid UTF-8, which a label value must be, is counted
-// under its valid form.
+// under its valid form. A key named OtherKey is counted as other's: with a
+// place of its own, Collect would send its series and other's under the
+// same labels, which fails the registry's whole gathering.
 func (c *Collector) figures(key string) *keyFigures {
 	if !utf8.ValidString(key) {
 		key = strings.ToValidUTF8(key, "\uFFFD")
@@ -128,7 +130,7 @@ func (c *Collector) figures(key string) *keyFigures {
 	if f, ok := c.keys.Load(key); ok {
 		return f.(*keyFigures)
 	}
-	if c.full.Load() {
+	if key == OtherKey || c.full.Load() {
 		c.folded.Store(true)
 		return &c.other
 	}
