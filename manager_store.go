@@ -203,22 +203,28 @@ func (m *Manager) lockTTL() time.Duration {
 // lock, not a dead process. (A TryLock that panics is a store error.)
 func (m *Manager) tryLockInto(ctx context.Context, ks *keyState, locker Locker, locked chan<- lockResult) {
 	returned := false
+	answered := false // TryLock returned: a panic after it is the StoreError hook's
 	defer func() {
 		if !returned {
 			err := fmt.Errorf("dingtoken: taking the store lock of %s: %s", ks.key, describePanic(recover()))
-			// Counted and logged without the StoreError hook, which may be
-			// what panicked.
-			m.stats.storeErrors.Add(1)
+			// Logged without the StoreError hook, which may be what
+			// panicked; counted unless storeError counted it before
+			// calling that hook.
+			if !answered {
+				m.stats.storeErrors.Add(1)
+			}
 			m.log(slog.LevelError, "dingtoken: taking the store lock panicked; refreshing without the lock", ks.key, "err", err)
 			locked <- lockResult{err: err}
 		}
 	}()
-	lock := m.tryLock(ctx, ks, locker)
+	lock := m.tryLock(ctx, ks, locker, &answered)
 	returned = true
 	locked <- lock
 }
 
-func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lockResult {
+// tryLock tries locker's lock, and sets *answered once TryLock has
+// returned.
+func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker, answered *bool) lockResult {
 	if !m.store.usable() {
 		return lockResult{err: errStoreSkipped}
 	}
@@ -230,6 +236,7 @@ func (m *Manager) tryLock(ctx context.Context, ks *keyState, locker Locker) lock
 		unlock, ok, err = locker.TryLock(sctx, ks.key, m.lockTTL())
 		return err
 	})
+	*answered = true
 	if err != nil {
 		if !ok {
 			m.storeError("lock", ks.key, err)
