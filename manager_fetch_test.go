@@ -3,6 +3,7 @@ package dingtoken
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,5 +49,26 @@ func TestOwnFetcherErrorsHideSecretParams(t *testing.T) {
 				t.Errorf("errors.As(*url.Error) on %v: %v", err, ue)
 			}
 		})
+	}
+}
+
+// TestOwnFetcherErrorsHideSecretBodies: a Fetcher of your own whose error
+// quotes the JSON body it sent, or prints its fields, is returned and
+// logged with the secrets' values REDACTED.
+func TestOwnFetcherErrorsHideSecretBodies(t *testing.T) {
+	const secret = "S3CRETS3CRET"
+	for _, text := range []string{
+		`sending {"appKey":"k","appSecret":"` + secret + `"}: EOF`,
+		fmt.Sprintf("sending %q: EOF", `{"suiteKey":"k","suiteSecret":"`+secret+`","suiteTicket":"t"}`),
+		"config map[clientId:c clientSecret:" + secret + "] refused",
+	} {
+		f := FetcherFunc("own-body", func(ctx context.Context) (Token, error) { return Token{}, errors.New(text) })
+		logger, logs := newLogger()
+		_, err := (&Manager{Logger: logger}).Token(context.Background(), f)
+		if err == nil {
+			t.Fatal("err = nil, want the fetcher's error")
+		}
+		assertErrorClean(t, err, secret)
+		assertNoSecret(t, "log", logs.String(), secret)
 	}
 }

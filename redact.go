@@ -92,19 +92,24 @@ func (r *redactor) redact(s string) string {
 }
 
 // redactParams replaces the values of secretParams wherever s holds
-// "name=value", the name in any case and even at the end of a longer one:
-// hiding too much costs nothing here.
+// "name=value", or "name": "value" as JSON writes it (also quoted inside an
+// error), or name: value, the name in any case and even at the end of a
+// longer one: hiding too much costs nothing here.
 func redactParams(s string) string {
 	for _, name := range secretParams {
 		for from := 0; ; {
-			i := indexFoldASCII(s[from:], name+"=")
+			i := indexFoldASCII(s[from:], name)
 			if i < 0 {
 				break
 			}
 			i += from
-			start := i + len(name) + 1
+			from = i + len(name)
+			start, colon := valueStart(s, from)
+			if start < 0 {
+				continue
+			}
 			end := start
-			for end < len(s) && !endsValue(s[end]) {
+			for end < len(s) && !endsValue(s[end]) && !(colon && strings.IndexByte(",]})", s[end]) >= 0) {
 				end++
 			}
 			from = start
@@ -116,6 +121,39 @@ func redactParams(s string) string {
 		}
 	}
 	return s
+}
+
+// valueStart returns where the value of a name that ends at i starts, or
+// -1 if none follows: right after "=", or after ":" (colon) with a quote
+// on either side, maybe escaped (a JSON body quoted in an error), and
+// spaces around it.
+func valueStart(s string, i int) (start int, colon bool) {
+	if i < len(s) && s[i] == '=' {
+		return i + 1, false
+	}
+	i = skipSpaces(s, skipQuote(s, i))
+	if i >= len(s) || s[i] != ':' {
+		return -1, false
+	}
+	return skipQuote(s, skipSpaces(s, i+1)), true
+}
+
+// skipQuote returns i past one quote at i, escaped or not.
+func skipQuote(s string, i int) int {
+	if strings.HasPrefix(s[i:], `\"`) {
+		return i + 2
+	}
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+		return i + 1
+	}
+	return i
+}
+
+func skipSpaces(s string, i int) int {
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	return i
 }
 
 // endsValue reports whether c ends a query value in text: URL syntax that

@@ -253,7 +253,15 @@ func TestRedactParams(t *testing.T) {
 		{"client_secret", "client_id=c&client_secret=s3cr3t&grant_type=client_credentials", "client_id=c&client_secret=REDACTED&grant_type=client_credentials"},
 		{"clientSecret", "clientId=c&clientSecret=s3cr3t&code=x", "clientId=c&clientSecret=REDACTED&code=x"},
 		{"jsapi_ticket", "jsapi_ticket=t1ck3t&noncestr=n&timestamp=1&url=u", "jsapi_ticket=REDACTED&noncestr=n&timestamp=1&url=u"},
-		// Names whose values are not secrets.
+		// JSON bodies, as they are or quoted in an error, and name: value.
+		{"JSON", `{"appKey":"k","appSecret":"s3cr3t"}`, `{"appKey":"k","appSecret":"REDACTED"}`},
+		{"JSON with spaces", `{"suiteTicket" : "t1ck3t", "x": 1}`, `{"suiteTicket" : "REDACTED", "x": 1}`},
+		{"quoted JSON", `body "{\"clientSecret\":\"s3cr3t\"}"`, `body "{\"clientSecret\":\"REDACTED\"}"`},
+		{"name: value", "appSecret: s3cr3t, next", "appSecret: REDACTED, next"},
+		{"Go map", "map[appKey:k appSecret:s3cr3t]", "map[appKey:k appSecret:REDACTED]"},
+		{"empty JSON value", `{"appSecret":""}`, `{"appSecret":""}`},
+		// Names whose values are not secrets, and a name in prose.
+		{"prose", "the access_token is invalid", "the access_token is invalid"},
 		{"identifiers", "appkey=k&corpid=c&suite_key=k&auth_corpid=c&timestamp=1&noncestr=n",
 			"appkey=k&corpid=c&suite_key=k&auth_corpid=c&timestamp=1&noncestr=n"},
 	}
