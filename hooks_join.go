@@ -8,6 +8,9 @@ package dingtoken
 //
 // Nil Hooks and nil functions are left out, so an event that nothing
 // observes stays free; JoinHooks returns nil when nothing observes anything.
+// Hooks must not panic: one that does skips the hooks after it for that
+// event, and the panic goes where the event came from (a refresh's panic
+// becomes ErrFetchPanicked for its callers; a request's, its caller's).
 func JoinHooks(hooks ...*Hooks) *Hooks {
 	j := &Hooks{
 		TokenServed:       joinHook(hooks, func(h *Hooks) func(TokenServedInfo) { return h.TokenServed }),
