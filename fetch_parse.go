@@ -23,13 +23,16 @@ const (
 )
 
 // Legacy errcodes and new-API codes with which a token endpoint says the
-// credentials are wrong.
+// credentials are wrong. corpAccessToken's codes are those of
+// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0034-obtain-the-access-token-of-the-authorized-enterprise-1.md
+// (错误码).
 var credentialErrors = map[string]bool{
 	"40001":                   true, // gettoken: wrong secret
 	"40089":                   true, // gettoken: invalid appkey or appsecret
 	"invalidClientIdOrSecret": true, // accessToken and corpAccessToken
+	"invalidSuiteKey":         true, // corpAccessToken and suiteAccessToken: no such suite key
 	"invalidSuiteTicket":      true, // corpAccessToken
-	"invalidAuthCorpId":       true, // corpAccessToken: the corp has not authorised the suite
+	"invalidAuthInfo":         true, // corpAccessToken: the corp has not authorised the suite (授权关系不存在)
 }
 
 // errorBody holds the error fields of both of DingTalk's body shapes.

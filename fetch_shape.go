@@ -43,7 +43,6 @@ var (
 var moreCredentialErrors = map[string]bool{
 	"invalid.client":      true, // {corpId}/token: wrong client ID or secret
 	"unauthorized.client": true, // {corpId}/token: the corp has not authorised the app
-	"invalidSuiteKey":     true, // suiteAccessToken
 	"40080":               true, // get_suite_token: invalid suite secret
 	"40083":               true, // get_suite_token: invalid suite key
 	"40085":               true, // get_suite_token: no such suite ticket

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -25,7 +24,8 @@ import (
 // docs' code, the fragment (# and after) is dropped, the scheme is
 // lower-cased, and the query is URL-decoded once ('+' and %XX), because iOS
 // reports the URL encoded and Android does not; the path is left as it is.
-// A query that does not decode is signed as it is.
+// Escaped bytes that are not UTF-8 (a GBK-encoded value, say) become U+FFFD,
+// as in the docs' Java. A query that does not decode is signed as it is.
 //
 // SHA-256 is the default because DingTalk's current docs use it in every
 // sample. DingTalk's older docs and SDK helper used SHA-1; see SignJSAPISHA1.
@@ -48,8 +48,8 @@ func signJSAPI(h hash.Hash, ticket, nonceStr string, timestamp int64, pageURL st
 
 // jsapiSignedURL returns pageURL as the docs' decodeUrl rebuilds it from
 // java.net.URL: scheme (lower case), ':', authority and path as given, and
-// the query decoded with URLDecoder (which, like url.QueryUnescape, turns '+'
-// into a space). The fragment is not part of it.
+// the query decoded as URLDecoder does it (decodeQueryLikeJava). The
+// fragment is not part of it.
 func jsapiSignedURL(pageURL string) string {
 	u, _, _ := strings.Cut(pageURL, "#")
 	if i := strings.IndexByte(u, ':'); i > 0 && isScheme(u[:i]) {
@@ -59,7 +59,7 @@ func jsapiSignedURL(pageURL string) string {
 	if !ok {
 		return base
 	}
-	if q, err := url.QueryUnescape(query); err == nil {
+	if q, err := decodeQueryLikeJava(query); err == nil {
 		query = q
 	}
 	return base + "?" + query

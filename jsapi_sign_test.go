@@ -34,6 +34,15 @@ var jsapiVectors = []struct {
 	{"upper-case scheme, encoded path, empty query", "dWk8xxxx", "nonce-1", 1736749852931,
 		"HTTPS://Example.com/%E9%A1%B5/?",
 		"b0a763545106af672e8b8b2bf472a6090fb7be1f7c4c1e146685671398155f67", "624daa3be1d6d39f3d803ce1b40fad4781ed66b3"},
+	// Bytes that are not UTF-8, which java.net.URLDecoder turns into U+FFFD
+	// (Java 17 and 25 agree): a GBK-encoded query value (北京), then broken
+	// and cut-short sequences of every length.
+	{"GBK-encoded query", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://example.com/h5/index.html?corpId=ding9f50b15bxxxx16741&city=%B1%B1%BE%A9",
+		"a1f9d172cc523413aec25d48f5322a825851e665eab90819adfa7752e4642918", "a4336f0aad2c6c8cc6cd3dad4ad5965d3aefec66"},
+	{"broken UTF-8 in the query", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://example.com/h5?a=%E9%92&b=%ED%A0%80&c=%F0%9F%98x&d=%C0%AF%FF&e=%E9%92%89%E9%92",
+		"b20a7e840b2419503a2cd376d956fe714e1fee8d11628a0b790a46f451d5f901", "bacb69c9c3d8bf979c7118613860214e4cff4673"},
 }
 
 func TestSignJSAPIMatchesDingTalksCode(t *testing.T) {

@@ -89,7 +89,8 @@ func (s *Server) JSAPITicketFetches(owner string) int {
 // dd.error would get, or 0 if the signature is valid. It accepts SHA-256
 // (DingTalk's current docs) and SHA-1 (its earlier docs) over
 // "jsapi_ticket=…&noncestr=…&timestamp=…&url=…", with the page URL's
-// fragment dropped and its query decoded, as the docs' code does.
+// fragment dropped and its query decoded, as the docs' code does (escaped
+// bytes that are not UTF-8 becoming U+FFFD).
 func (s *Server) CheckJSAPISignature(owner, signature, nonceStr string, timestamp int64, pageURL string) int {
 	ticket := s.JSAPITicket(owner)
 	if ticket == "" {
@@ -108,7 +109,7 @@ func (s *Server) CheckJSAPISignature(owner, signature, nonceStr string, timestam
 
 // signedURL rebuilds a page URL as the docs' Java decodeUrl does with
 // java.net.URL: protocol (lower case), authority and path as given, the query
-// URL-decoded; no fragment. It is written apart from dingtoken's own, so the
+// URL-decoded by javaURLDecode; no fragment. It is written apart from dingtoken's own, so the
 // two check each other.
 func signedURL(pageURL string) string {
 	u, err := url.Parse(pageURL)
@@ -121,8 +122,8 @@ func signedURL(pageURL string) string {
 	}
 	out := strings.ToLower(u.Scheme) + ":"
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		q, err := url.QueryUnescape(rest[i+1:])
-		if err != nil {
+		q, ok := javaURLDecode(rest[i+1:])
+		if !ok {
 			q = rest[i+1:]
 		}
 		return out + rest[:i] + "?" + q

@@ -38,7 +38,10 @@ func (s *Server) serveLegacyToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": value, "expires_in": ttl})
 }
 
-// serveCorpToken answers POST /v1.0/oauth2/corpAccessToken.
+// serveCorpToken answers POST /v1.0/oauth2/corpAccessToken with the error
+// codes of docs/01-应用开发/02-4a8AMF6u2A-服务端API/0034-obtain-the-access-token-of-the-authorized-enterprise-1.md.
+// Any corp has authorised any suite, so only an empty authCorpId gets
+// invalidAuthInfo; a Fault with that code stands for a corp that has not.
 func (s *Server) serveCorpToken(w http.ResponseWriter, r *http.Request) {
 	var req struct{ SuiteKey, SuiteSecret, AuthCorpID, SuiteTicket string }
 	if !decodeBody(w, r, &req) {
@@ -51,12 +54,14 @@ func (s *Server) serveCorpToken(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	su, ok := s.suites[req.SuiteKey]
 	switch {
-	case !ok || su.secret != req.SuiteSecret:
-		writeNewError(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的suiteKey或者suiteSecret")
+	case !ok:
+		writeNewError(w, http.StatusBadRequest, "invalidSuiteKey", "suitekey不合法")
+	case su.secret != req.SuiteSecret:
+		writeNewError(w, http.StatusBadRequest, "invalidClientIdOrSecret", "clientId或者clientSecret错误")
 	case su.ticket != req.SuiteTicket:
 		writeNewError(w, http.StatusBadRequest, "invalidSuiteTicket", "suiteTicket无效")
 	case req.AuthCorpID == "":
-		writeNewError(w, http.StatusBadRequest, "invalidAuthCorpId", "authCorpId无效")
+		writeNewError(w, http.StatusBadRequest, "invalidAuthInfo", "授权关系不存在")
 	default:
 		// Unlike an internal app's, a corp token is new on every fetch.
 		value := s.issueLocked("corp:" + req.SuiteKey + ":" + req.AuthCorpID)
