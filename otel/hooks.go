@@ -122,6 +122,7 @@ type recorder struct {
 	// are collected: a cache hit costs a map load and an atomic add, about
 	// 15 ns, where a synchronous measurement took 200 ns.
 	servedKeys  sync.Map     // key -> *servedCount
+	servedMu    sync.Mutex   // held while a key is added to servedKeys
 	servedCount atomic.Int64 // entries in servedKeys, at most maxServedKeys
 	servedOther *servedCount // keys beyond maxServedKeys
 }
@@ -190,7 +191,8 @@ func (r *recorder) tokenServed(info dingtoken.TokenServedInfo) {
 }
 
 // servedFor returns key's count; past maxServedKeys keys, the shared one
-// of "other".
+// of "other". A key is added under servedMu, so that no place is given
+// and taken back, with counts added to it in between.
 func (r *recorder) servedFor(key string) *servedCount {
 	if c, ok := r.servedKeys.Load(key); ok {
 		return c.(*servedCount)
@@ -198,21 +200,18 @@ func (r *recorder) servedFor(key string) *servedCount {
 	if r.servedCount.Load() >= maxServedKeys {
 		return r.servedOther
 	}
-	c, loaded := r.servedKeys.LoadOrStore(key, newServedCount(key))
-	if !loaded && r.servedCount.Add(1) > maxServedKeys {
-		// Others got in at the same moment: this one is one too many.
-		r.servedKeys.Delete(key)
-		r.servedCount.Add(-1)
-		c.(*servedCount).fold(r.servedOther)
+	r.servedMu.Lock()
+	defer r.servedMu.Unlock()
+	if c, ok := r.servedKeys.Load(key); ok {
+		return c.(*servedCount)
+	}
+	if r.servedCount.Load() >= maxServedKeys {
 		return r.servedOther
 	}
-	return c.(*servedCount)
-}
-
-// fold moves c's counts to other, for a key that lost its place.
-func (c *servedCount) fold(other *servedCount) {
-	other.memory.Add(c.memory.Swap(0))
-	other.store.Add(c.store.Swap(0))
+	c := newServedCount(key)
+	r.servedKeys.Store(key, c)
+	r.servedCount.Add(1)
+	return c
 }
 
 // observeServed reports every key's tokens served.
