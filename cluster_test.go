@@ -142,10 +142,10 @@ func testDeadLockHolder(t *testing.T, lockKey func(Fetcher) string, lock string,
 	srv.SetTokenDelay(300 * time.Millisecond)
 	mc := memcachedtest.Start(t)
 	f := appCreds(srv)
-	if err := memcache.New(mc.Addr).Add(&memcache.Item{Key: memcacheKey(lockKey(f)), Value: []byte(lock), Expiration: 2}); err != nil {
+	if err := patientMemcache(mc.Addr).Add(&memcache.Item{Key: memcacheKey(lockKey(f)), Value: []byte(lock), Expiration: 2}); err != nil {
 		t.Fatal(err)
 	}
-	m := &Manager{Store: store(NewMemcacheStore(memcache.New(mc.Addr))), RefreshTimeout: time.Second}
+	m := &Manager{Store: store(NewMemcacheStore(patientMemcache(mc.Addr))), RefreshTimeout: time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -251,7 +251,7 @@ func TestLostLockReplyLeavesNoLock(t *testing.T) {
 	if err == nil || !ok || unlock == nil {
 		t.Fatalf("TryLock through a lost reply = %v, %v; want the timeout, and the lock as maybe ours", ok, err)
 	}
-	direct := memcache.New(mc.Addr)
+	direct := patientMemcache(mc.Addr)
 	if _, err := direct.Get(memcacheKey("lock:app:lost-reply")); err != nil {
 		t.Fatalf("the add did not reach memcached (%v); the fault is not what this test needs", err)
 	}
@@ -281,7 +281,7 @@ func TestLostLoadOrLockReplyLeavesNoLock(t *testing.T) {
 	if err == nil || lock == nil {
 		t.Fatalf("LoadOrLock through a lost reply = %v, %v; want the timeout, and the lock as maybe ours", lock, err)
 	}
-	direct := NewMemcacheStore(memcache.New(mc.Addr))
+	direct := NewMemcacheStore(patientMemcache(mc.Addr))
 	if got, other, err := direct.LoadOrLock(context.Background(), "app:lost-reply", Token{}, lockTTL); other != nil || err != nil || got.Value != "" {
 		t.Fatalf("the add did not reach memcached (%v, %v, %v); the fault is not what this test needs", got, other, err)
 	}
@@ -300,7 +300,7 @@ func TestLostLoadOrLockReplyLeavesNoLock(t *testing.T) {
 func TestFailedLockReleaseIsLogged(t *testing.T) {
 	mc := memcachedtest.StartOwn(t)
 	logger, logs := newLogger()
-	store := NewMemcacheStore(memcache.New(mc.Addr))
+	store := NewMemcacheStore(patientMemcache(mc.Addr))
 	store.Logger = logger
 	unlock, ok, err := store.TryLock(context.Background(), "app:release", lockTTL)
 	if !ok || err != nil {
@@ -459,7 +459,7 @@ func TestReleaseDuringAnExtension(t *testing.T) {
 	}()
 	<-readByRelease
 	// The extension, between the release's read and its cas.
-	direct := memcache.New(mc.Addr)
+	direct := patientMemcache(mc.Addr)
 	item, err := direct.Get(memcacheKey("app:extended"))
 	if err != nil {
 		t.Fatal(err)
@@ -527,7 +527,7 @@ func TestLoadOrLockPastItsDeadline(t *testing.T) {
 				t.Fatalf("LoadOrLock past its context's end = %v, %v; want the error, and the lock as maybe ours", lock, err)
 			}
 			lock.Unlock() // after the add's answer: the lock is there, and ours
-			direct := NewMemcacheStore(memcache.New(mc.Addr))
+			direct := NewMemcacheStore(patientMemcache(mc.Addr))
 			if _, next, err := direct.LoadOrLock(context.Background(), "app:deadline", Token{}, lockTTL); next == nil || err != nil {
 				t.Errorf("after the unlock, LoadOrLock = %v, %v; want the lock", next, err)
 			} else {

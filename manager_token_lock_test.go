@@ -250,7 +250,7 @@ func sameExpiryMs(a, b time.Time) bool { return a.UnixMilli() == b.UnixMilli() }
 func waitOnHolder(t *testing.T, f Fetcher) (*Manager, *countedStore, func(), <-chan string) {
 	t.Helper()
 	m, store, addr := countedManager(t)
-	direct := memcache.New(addr)
+	direct := patientMemcache(addr)
 	if err := direct.Add(&memcache.Item{Key: memcacheKey(f.Key()), Value: []byte(memcacheLockValue + "holder"), Expiration: 30}); err != nil {
 		t.Fatal(err)
 	}

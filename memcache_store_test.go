@@ -89,8 +89,9 @@ func TestMemcacheChildProcess(t *testing.T) {
 }
 
 // patientMemcache returns a client with a timeout of 500 ms instead of the
-// default 100 ms, for tests that count fetches across replicas: a CI machine
-// under load can take 100 ms to answer, and a timed-out lock is a fetch.
+// default 100 ms, for tests that count fetches across replicas or need a
+// call to succeed: a CI machine under load can take 100 ms to answer, and a
+// timed-out lock is a fetch.
 func patientMemcache(addrs ...string) *memcache.Client {
 	c := memcache.New(addrs...)
 	c.Timeout = 500 * time.Millisecond
@@ -210,7 +211,7 @@ func TestMemcacheClosedPortCostsLittle(t *testing.T) {
 func TestMemcacheCorruptValueIsAMiss(t *testing.T) {
 	srv := newSim(t)
 	mc := memcachedtest.Start(t)
-	client := memcache.New(mc.Addr)
+	client := patientMemcache(mc.Addr)
 	f := appCreds(srv)
 	for _, garbage := range []string{"", "dt1;", "dt1;notanumber;tok", "dt1;123", "dt9;1;tok", "\x00\xff\xfe", "dt1;99999999999999;tok en"} {
 		if err := client.Set(&memcache.Item{Key: memcacheKey(f.Key()), Value: []byte(garbage)}); err != nil {
@@ -243,13 +244,13 @@ func TestMemcacheLoadedTokenKeepsStoredExpiry(t *testing.T) {
 	srv := newSim(t)
 	srv.SetTokenTTL(50 * time.Minute)
 	mc := memcachedtest.Start(t)
-	first := &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr))}
+	first := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
 	tok, err := first.Token(context.Background(), appCreds(srv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	settle(first)
-	second := &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr))}
+	second := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
 	got, err := second.Token(context.Background(), appCreds(srv))
 	if err != nil {
 		t.Fatal(err)

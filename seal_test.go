@@ -18,7 +18,7 @@ import (
 func TestSealedInMemcached(t *testing.T) {
 	srv := newSim(t)
 	mc := memcachedtest.Start(t)
-	client := memcache.New(mc.Addr)
+	client := patientMemcache(mc.Addr)
 	f := appCreds(srv)
 	first := &Manager{Store: NewMemcacheStore(client)}
 	tok, err := first.Token(context.Background(), f)
@@ -34,7 +34,7 @@ func TestSealedInMemcached(t *testing.T) {
 	if strings.Contains(raw, tok.Value) || !strings.Contains(raw, ";"+sealedPrefix) {
 		t.Errorf("memcached holds %q: want a sealed value without the token", raw)
 	}
-	second := &Manager{Store: NewMemcacheStore(memcache.New(mc.Addr))}
+	second := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
 	got, err := second.Token(context.Background(), appCreds(srv))
 	if err != nil || got.Value != tok.Value || second.Stats().L2Hits != 1 {
 		t.Errorf("a second process got %v, %v (stats %+v); want the same token from memcached", got, err, second.Stats())
@@ -155,7 +155,7 @@ func TestTamperedSealedValuesAreMisses(t *testing.T) {
 func TestSealedAndPlaintextReplicasShareOneMemcached(t *testing.T) {
 	srv := newSim(t)
 	mc := memcachedtest.Start(t)
-	client := memcache.New(mc.Addr)
+	client := patientMemcache(mc.Addr)
 	sealing := &Manager{Store: NewMemcacheStore(patientMemcache(mc.Addr))}
 	tok, err := sealing.Token(context.Background(), appCreds(srv))
 	if err != nil {
@@ -196,7 +196,7 @@ func TestSealedAndPlaintextReplicasShareOneMemcached(t *testing.T) {
 func TestFetcherWithoutASecretStaysOutOfTheStore(t *testing.T) {
 	srv := newSim(t)
 	mc := memcachedtest.Start(t)
-	client := memcache.New(mc.Addr)
+	client := patientMemcache(mc.Addr)
 	ctx := context.Background()
 	var calls atomic.Int32
 	plain := FetcherFunc("app:no-secret", func(ctx context.Context) (Token, error) {
