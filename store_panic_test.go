@@ -89,15 +89,22 @@ func TestPanickingStoreCostsOnlyTheStore(t *testing.T) {
 				t.Errorf("the log does not say the Store panicked:\n%s", logs)
 			}
 			key := appCreds(srv).Key()
-			if _, ok, err := mcs.TryLock(context.Background(), key, time.Second); !ok {
-				t.Errorf("the lock apart from the token is still held: %v", err)
-			}
-			if item, err := patientMemcache(mc.Addr).Get(memcacheKey(key)); err == nil && strings.HasPrefix(string(item.Value), memcacheLockValue) {
-				t.Error("the lock in the token's place is still there")
-			} else if err != nil && err != memcache.ErrCacheMiss {
-				t.Fatal(err)
-			}
+			assertNoLockLeft(t, mcs, mc.Addr, key)
 		})
+	}
+}
+
+// assertNoLockLeft fails t if key's refresh lock is held on the memcached
+// at addr, apart from the token (mcs's TryLock) or in its place.
+func assertNoLockLeft(t *testing.T, mcs *MemcacheStore, addr, key string) {
+	t.Helper()
+	if _, ok, err := mcs.TryLock(context.Background(), key, time.Second); !ok {
+		t.Errorf("the lock apart from the token is still held: %v", err)
+	}
+	if item, err := patientMemcache(addr).Get(memcacheKey(key)); err == nil && strings.HasPrefix(string(item.Value), memcacheLockValue) {
+		t.Error("the lock in the token's place is still there")
+	} else if err != nil && err != memcache.ErrCacheMiss {
+		t.Fatal(err)
 	}
 }
 
