@@ -9,34 +9,38 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestCancelledTryLockIsReleased: a TryLock whose context is cancelled
-// after its script reached Redis, before the answer (a SuiteTickets.Put
-// whose HTTP callback was abandoned), reports the lock as maybe ours, and
-// its release removes the lock the script took: otherwise every replica's
-// Put waits out its ttl.
-func TestCancelledTryLockIsReleased(t *testing.T) {
-	srv := redistest.Start(t)
-	proxy := redistest.NewProxy(t, srv.Addr)
-	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 3*time.Second)
-	warm(t, s)
-	arrived := proxy.HoldNextAnswer(time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-arrived // the script has run; its answer is held
-		cancel()
-	}()
-	unlock, ok, err := s.TryLock(ctx, "app:cancelled", time.Minute)
-	if err == nil || !ok || unlock == nil {
-		t.Fatalf("TryLock cancelled before its answer = %v, %v; want the error, and the lock as maybe ours", ok, err)
-	}
-	key := s.lockKey("app:cancelled")
-	if n, err := srv.Do("EXISTS", key); err != nil || n != int64(1) {
-		t.Fatalf("the cancelled TryLock's lock: EXISTS = %v, %v; want 1, taken", n, err)
-	}
-	unlock()
-	if n, err := srv.Do("EXISTS", key); err != nil || n != int64(0) {
-		t.Errorf("after the release: EXISTS = %v, %v; want 0", n, err)
+// TestCancelledLockIsReleased: a lock call whose context is cancelled after
+// its script reached Redis, before the answer (a SuiteTickets.Put whose
+// HTTP callback was abandoned, a caller gone), reports the lock as maybe
+// ours, and its release removes the lock the script took: otherwise every
+// replica waits out its ttl.
+func TestCancelledLockIsReleased(t *testing.T) {
+	for _, k := range lockKinds {
+		t.Run(k.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			proxy := redistest.NewProxy(t, srv.Addr)
+			s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 3*time.Second)
+			warm(t, s)
+			arrived := proxy.HoldNextAnswer(time.Second)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				<-arrived // the script has run; its answer is held
+				cancel()
+			}()
+			unlock, ok, err := k.take(ctx, s, "app:cancelled")
+			if err == nil || !ok || unlock == nil {
+				t.Fatalf("%s cancelled before its answer = %v, %v; want the error, and the lock as maybe ours", k.name, ok, err)
+			}
+			key := k.where(s, "app:cancelled")
+			if n, err := srv.Do("EXISTS", key); err != nil || n != int64(1) {
+				t.Fatalf("the cancelled %s's lock: EXISTS = %v, %v; want 1, taken", k.name, n, err)
+			}
+			unlock()
+			if n, err := srv.Do("EXISTS", key); err != nil || n != int64(0) {
+				t.Errorf("after the %s's release: EXISTS = %v, %v; want 0", k.name, n, err)
+			}
+		})
 	}
 }
 
@@ -55,7 +59,7 @@ func TestLostLockAnswerWithoutRetries(t *testing.T) {
 			s := newStore(t, c, uniquePrefix(), countTimeout)
 			warm(t, s)
 			proxy.CutNextAnswer()
-			unlock, ok, err := k.take(s, "app:lost")
+			unlock, ok, err := k.take(context.Background(), s, "app:lost")
 			if err == nil || !ok || unlock == nil {
 				t.Fatalf("%s whose answer was lost = %v, %v; want the error, and the lock as maybe ours", k.name, ok, err)
 			}
