@@ -34,15 +34,11 @@ func TestOwnFetcherErrorsHideSecretParams(t *testing.T) {
 				}
 				return Token{}, err
 			})
-			logger, logs := newLogger()
-			_, err := (&Manager{Logger: logger}).Token(context.Background(), f)
-			if err == nil {
-				t.Fatal("err = nil, want the fetcher's error")
-			}
+			logs, err := failedFetch(t, f)
 			assertErrorClean(t, err, secret)
-			assertNoSecret(t, "log", logs.String(), secret)
-			if !strings.Contains(logs.String(), "level=WARN msg=\"dingtoken: token fetch failed\"") {
-				t.Errorf("the log lacks the failed fetch: %q", logs.String())
+			assertNoSecret(t, "log", logs, secret)
+			if !strings.Contains(logs, "level=WARN msg=\"dingtoken: token fetch failed\"") {
+				t.Errorf("the log lacks the failed fetch: %q", logs)
 			}
 			var ue *url.Error
 			if !errors.As(err, &ue) || !strings.Contains(ue.URL, "=REDACTED") {
@@ -63,12 +59,20 @@ func TestOwnFetcherErrorsHideSecretBodies(t *testing.T) {
 		"config map[clientId:c clientSecret:" + secret + "] refused",
 	} {
 		f := FetcherFunc("own-body", func(ctx context.Context) (Token, error) { return Token{}, errors.New(text) })
-		logger, logs := newLogger()
-		_, err := (&Manager{Logger: logger}).Token(context.Background(), f)
-		if err == nil {
-			t.Fatal("err = nil, want the fetcher's error")
-		}
+		logs, err := failedFetch(t, f)
 		assertErrorClean(t, err, secret)
-		assertNoSecret(t, "log", logs.String(), secret)
+		assertNoSecret(t, "log", logs, secret)
 	}
+}
+
+// failedFetch asks a new Manager with a logger for f's token, which must
+// fail, and returns what was logged and the error.
+func failedFetch(t *testing.T, f Fetcher) (string, error) {
+	t.Helper()
+	logger, logs := newLogger()
+	_, err := (&Manager{Logger: logger}).Token(context.Background(), f)
+	if err == nil {
+		t.Fatal("err = nil, want the fetcher's error")
+	}
+	return logs.String(), err
 }
