@@ -74,20 +74,12 @@ func holdsToken(v, stale string) bool {
 	return ok && token == stale
 }
 
-// plainLoad is LoadOrLock's read without its lock: the token under
-// tokenKey if it is usable and not staleValue; otherwise refused, the
-// script's error, with which the Manager fetches without the lock.
-func (s *Store) plainLoad(ctx context.Context, tokenKey, staleValue string, refused error) (dingtoken.Token, error) {
-	var v string
-	err := s.call(ctx, func(ctx context.Context) (err error) {
-		v, err = s.client.Get(ctx, tokenKey).Result()
-		return err
-	})
-	if err != nil || v == staleValue {
-		return dingtoken.Token{}, refused
-	}
-	t, err := decodeValue(v)
-	if err != nil || !time.Now().Before(t.Expiry) {
+// plainLoad is LoadOrLock's read without its lock: Load's token under key
+// if it is not staleValue; otherwise refused, the script's error, with
+// which the Manager fetches without the lock.
+func (s *Store) plainLoad(ctx context.Context, key, staleValue string, refused error) (dingtoken.Token, error) {
+	t, err := s.Load(ctx, key)
+	if err != nil || encodeValue(t) == staleValue {
 		return dingtoken.Token{}, refused
 	}
 	return t, nil

@@ -51,7 +51,7 @@ func (s *Store) LoadOrLock(ctx context.Context, key string, stale dingtoken.Toke
 		if err != nil {
 			err = fmt.Errorf("dingtoken: redis load or lock: %w", err)
 			if scriptsRefused(err) {
-				t, err := s.plainLoad(ctx, tokenKey, staleValue, err)
+				t, err := s.plainLoad(ctx, key, staleValue, err)
 				return t, nil, err
 			}
 			if !mayHaveLanded(err) && ctx.Err() == nil {
