@@ -50,6 +50,13 @@ type entry struct {
 	replacement bool
 }
 
+// maxLifetime bounds how long a token is held before it is refreshed,
+// whatever its Expiry says: the entry's moments are Unix nanoseconds, which
+// end in 2262, and a token said to last for centuries (a Fetcher's static
+// token) would otherwise wrap to a moment long past, and be fetched again
+// on every call.
+const maxLifetime = 100 * 365 * 24 * time.Hour
+
 // newEntry computes when t must be refreshed and when it stops being handed
 // out. A token is dropped expiryMargin (at most a tenth of its life) before
 // it expires, so it cannot expire in flight. The refresh-ahead window is at
@@ -57,8 +64,12 @@ type entry struct {
 // first half of that window, so that many keys fetched together (an ISV's
 // corps, replicas started together) do not all refresh at once.
 func (m *Manager) newEntry(t Token, now time.Time) *entry {
-	lifetime := t.Expiry.Sub(now)
-	expireAt := handOutUntil(t, now)
+	held := t // t as the moments see it
+	if held.Expiry.Sub(now) > maxLifetime {
+		held.Expiry = now.Add(maxLifetime)
+	}
+	lifetime := held.Expiry.Sub(now)
+	expireAt := handOutUntil(held, now)
 	ahead := m.RefreshAhead
 	if ahead == 0 {
 		ahead = DefaultRefreshAhead
