@@ -265,13 +265,29 @@ func (m *Manager) waitForRefresh(ctx context.Context, ks *keyState, f Fetcher) (
 
 // join returns the refresh of ks under way, or starts one, detached from
 // the caller's cancellation.
+//
+// A refresh starts under the scheduler's lock, under which the scheduler
+// forgets keys that have no refresh: a key forgotten since the caller found
+// it gets its refresh in the key's new state, where the next caller finds
+// the token, rather than in one nobody looks up any more.
 func (m *Manager) join(ctx context.Context, ks *keyState, f Fetcher, background bool) (fl *flight, started bool) {
+	s := m.scheduler()
 	for {
 		if fl := ks.flight.Load(); fl != nil {
 			return fl, false
 		}
 		fl := &flight{done: make(chan struct{})}
-		if ks.flight.CompareAndSwap(nil, fl) {
+		s.mu.Lock()
+		if ks.forgotten.Load() {
+			s.mu.Unlock()
+			live := m.stateByKey(ks.key)
+			live.lastAsked.Store(max(live.lastAsked.Load(), ks.lastAsked.Load()))
+			ks = live
+			continue
+		}
+		started := ks.flight.CompareAndSwap(nil, fl)
+		s.mu.Unlock()
+		if started {
 			m.work.add()
 			go m.fly(context.WithoutCancel(ctx), ks, f, fl, background)
 			return fl, true

@@ -38,3 +38,47 @@ func TestFarFutureExpiryIsFetchedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyForgottenAsACallerArrivesIsFetchedOnce: the scheduler may forget
+// an idle key between a caller's finding it and that caller's starting its
+// refresh. The refresh is then the key's new state's, which the next
+// caller finds: one fetch, one token, not a second fetch for a state
+// nobody looks up any more.
+func TestKeyForgottenAsACallerArrivesIsFetchedOnce(t *testing.T) {
+	m := &Manager{}
+	f, fetches := sequenceFetcher("forgotten-on-arrival", time.Hour)
+	ks := m.state(f) // a key that has no token yet
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var pausedOnce atomic.Bool
+	m.testHookBeforeJoin = func() {
+		if pausedOnce.CompareAndSwap(false, true) {
+			close(paused)
+			<-resume
+		}
+	}
+	first := make(chan string, 1)
+	go func() {
+		tok, err := m.Token(context.Background(), f)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- tok.Value
+	}()
+	<-paused
+	// The scheduler read the key's last use before this caller stored its
+	// own, and forgets the key now.
+	s := m.scheduler()
+	s.mu.Lock()
+	next := m.wake(time.Now().Add(time.Hour), ks)
+	s.mu.Unlock()
+	if !next.IsZero() || !ks.forgotten.Load() {
+		t.Fatalf("the idle key was not forgotten (next look %v)", next)
+	}
+	close(resume)
+	a := <-first
+	b := tokenOf(t, m, f)
+	settle(m)
+	if got, want := fetches.Load(), int32(1); got != want || a != b {
+		t.Errorf("fetches = %d, want %d; tokens %q then %q, want one token", got, want, a, b)
+	}
+}
