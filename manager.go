@@ -91,6 +91,7 @@ type Manager struct {
 	testHookBeforeJoin func() // called by a caller that found no backoff, before it joins or starts a refresh
 	testHookDropped    func() // called by invalidate right after it dropped the token
 	testHookInstalled  func() // called by install right after the new token took the old one's place
+	testHookInstalling func() // called by refresh right before it installs the token it obtained
 }
 
 // DefaultManager is the Manager used by a [Transport] whose Manager is nil.
@@ -324,24 +325,47 @@ func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, backgrou
 		return nil, fl.err
 	}
 	gen := ks.rejections.Load()
-	t, stored, err := m.obtain(ctx, ks, f, background)
-	if err == nil && ks.rejections.Load() != gen {
-		if r := ks.rejected.Load(); r != nil && r.Value == t.Value {
+	for again := true; ; again = false {
+		t, stored, err := m.obtain(ctx, ks, f, background)
+		if err != nil {
+			m.recordFailure(ks, err)
+			return nil, err
+		}
+		if again && ks.rejectedSince(gen, t) {
 			// DingTalk rejected this very token while it was being fetched
 			// (it re-issues an internal app's token until it revokes it).
-			t, stored, err = m.obtain(ctx, ks, f, background)
+			continue
 		}
+		e := m.newEntry(t, time.Now())
+		e.inStore = stored
+		e.replacement = ks.replacing.Swap(false)
+		if m.testHookInstalling != nil {
+			m.testHookInstalling()
+		}
+		m.install(ks, e)
+		if again && ks.rejectedSince(gen, t) {
+			// Or just before it was installed. A rejection records the
+			// token before it looks at the current one, and install
+			// replaced that before this look: one of the two sees the
+			// other. The token is taken back as a rejection drops it.
+			e.retired.Store(true)
+			ks.current.CompareAndSwap(e, nil)
+			ks.replacing.Store(true)
+			continue
+		}
+		ks.failure.Store(nil)
+		return e, nil
 	}
-	if err != nil {
-		m.recordFailure(ks, err)
-		return nil, err
+}
+
+// rejectedSince reports whether DingTalk rejected t after ks had seen gen
+// rejections.
+func (ks *keyState) rejectedSince(gen uint32, t Token) bool {
+	if ks.rejections.Load() == gen {
+		return false
 	}
-	e := m.newEntry(t, time.Now())
-	e.inStore = stored
-	e.replacement = ks.replacing.Swap(false)
-	m.install(ks, e)
-	ks.failure.Store(nil)
-	return e, nil
+	r := ks.rejected.Load()
+	return r != nil && r.Value == t.Value
 }
 
 // recordFailure starts or lengthens the backoff after a failed refresh.

@@ -82,3 +82,42 @@ func TestKeyForgottenAsACallerArrivesIsFetchedOnce(t *testing.T) {
 		t.Errorf("fetches = %d, want %d; tokens %q then %q, want one token", got, want, a, b)
 	}
 }
+
+// TestTokenRejectedAsItIsInstalledIsNotHandedOut: DingTalk re-issues an
+// internal app's token until it revokes it, so a refresh may obtain the
+// very token a caller is reporting rejected. Reported after the refresh
+// looked for rejections but before it installed the token, the token must
+// still not be installed and handed out again.
+func TestTokenRejectedAsItIsInstalledIsNotHandedOut(t *testing.T) {
+	var fetches atomic.Int32
+	f := FetcherFunc("reissued", func(context.Context) (Token, error) {
+		if fetches.Add(1) <= 2 {
+			return Token{Value: "reissued", Expiry: time.Now().Add(time.Hour)}, nil
+		}
+		return Token{Value: "fresh", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	m := &Manager{}
+	warm(t, m, f)
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var pausedOnce atomic.Bool
+	m.testHookInstalling = func() {
+		if pausedOnce.CompareAndSwap(false, true) {
+			close(paused)
+			<-resume
+		}
+	}
+	m.state(f).current.Load().due.Store(true) // as the scheduler marks it inside the window
+	if got := tokenOf(t, m, f); got != "reissued" {
+		t.Fatalf("a due token: %q, want %q", got, "reissued")
+	}
+	<-paused // the background refresh has "reissued" again, and no rejection came while it fetched
+	if !m.invalidate(context.Background(), f, "reissued") {
+		t.Fatal("the cached token was not dropped")
+	}
+	close(resume)
+	got := tokenOf(t, m, f)
+	settle(m)
+	if got != "fresh" || fetches.Load() != 3 {
+		t.Errorf("after DingTalk rejected %q: %q after %d fetches, want %q from a third fetch", "reissued", got, fetches.Load(), "fresh")
+	}
+}
