@@ -185,7 +185,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		m.stats.dampedRejections.Add(1)
 		return false
 	}
-	ks.rejected.Store(&Token{Value: stale})
+	ks.reject(Token{Value: stale})
 	ks.rejections.Add(1)
 	e := ks.current.Load()
 	if e == nil || e.token.Value != stale {
@@ -203,7 +203,7 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 	// again, whoever drops it.
 	e.retired.Store(true)
 	// With its expiry, so that a refresh can name it stale to the Store.
-	ks.rejected.Store(&e.token)
+	ks.reject(e.token)
 	if !ks.current.CompareAndSwap(e, nil) {
 		return true
 	}
@@ -364,8 +364,7 @@ func (ks *keyState) rejectedSince(gen uint32, t Token) bool {
 	if ks.rejections.Load() == gen {
 		return false
 	}
-	r := ks.rejected.Load()
-	return r != nil && r.Value == t.Value
+	return ks.wasRejected(t.Value)
 }
 
 // recordFailure starts or lengthens the backoff after a failed refresh.

@@ -31,12 +31,12 @@ type keyState struct {
 	qi             int32                 // index in the scheduler's queue, -1 if not in it; guarded by the scheduler's mu
 	key            string
 
-	flight     atomic.Pointer[flight]  // the refresh under way, if any
-	failure    atomic.Pointer[failure] // the last refresh failed; nil after a success
-	rejected   atomic.Pointer[Token]   // the last token DingTalk rejected; never adopted again
-	damped     atomic.Int64            // Unix ns until which rejections do not drop tokens
-	rejections atomic.Uint32           // counts rejections, so a refresh knows one came while it ran
-	lastAsked  atomic.Int64            // Unix ns of the last caller that needed a refresh
+	flight     atomic.Pointer[flight]         // the refresh under way, if any
+	failure    atomic.Pointer[failure]        // the last refresh failed; nil after a success
+	rejected   atomic.Pointer[rejectedTokens] // the last tokens DingTalk rejected; never adopted again
+	damped     atomic.Int64                   // Unix ns until which rejections do not drop tokens
+	rejections atomic.Uint32                  // counts rejections, so a refresh knows one came while it ran
+	lastAsked  atomic.Int64                   // Unix ns of the last caller that needed a refresh
 
 	// dropped holds digests of the tokens dropped within their lifetime, for issuedToken.
 	dropped atomic.Pointer[droppedTokens]

@@ -121,3 +121,24 @@ func TestTokenRejectedAsItIsInstalledIsNotHandedOut(t *testing.T) {
 		t.Errorf("after DingTalk rejected %q: %q after %d fetches, want %q from a third fetch", "reissued", got, fetches.Load(), "fresh")
 	}
 }
+
+// TestRejectedTokenIsNotAdoptedAfterAnOlderOnesRejection: a rejected token
+// that is still in the Store (its removal failed, or has not happened yet)
+// is never adopted again, even when a caller then reports an older token
+// of the key rejected too, as one sent before the rejected one replaced it.
+func TestRejectedTokenIsNotAdoptedAfterAnOlderOnesRejection(t *testing.T) {
+	seq, fetches := sequenceFetcher("older-rejection", time.Hour)
+	f := sealed(seq)
+	m := &Manager{Store: failingDeleteStore{NewMemoryStore()}}
+	ctx := context.Background()
+	first := tokenOf(t, m, f)
+	if !m.invalidate(ctx, f, first) {
+		t.Fatal("the cached token was not dropped")
+	}
+	m.invalidate(ctx, f, "tok-0") // older than first
+	got := tokenOf(t, m, f)
+	settle(m)
+	if got == first || fetches.Load() != 2 {
+		t.Errorf("after DingTalk rejected %q and then an older token: %q after %d fetches, want a new token from a second fetch", first, got, fetches.Load())
+	}
+}

@@ -491,7 +491,7 @@ func (m *Manager) worthAdopting(ks *keyState, t Token) bool {
 	if now := time.Now(); !now.Before(handOutUntil(t, now)) {
 		return false
 	}
-	if r := ks.rejected.Load(); r != nil && r.Value == t.Value {
+	if ks.wasRejected(t.Value) {
 		return false
 	}
 	e := ks.current.Load()

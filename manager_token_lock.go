@@ -64,8 +64,8 @@ func (m *Manager) unwanted(ks *keyState, c *codec) Token {
 	if e := ks.current.Load(); e != nil {
 		return c.encode(e.token)
 	}
-	if r := ks.rejected.Load(); r != nil && !r.Expiry.IsZero() {
-		return c.encode(*r)
+	if r := ks.lastRejected(); r.Value != "" {
+		return c.encode(r)
 	}
 	return Token{}
 }
