@@ -130,6 +130,9 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 		return nil, errNilFetcher
 	}
 	sl := slotOf(f)
+	if sl == &nilSlot {
+		return nil, errNilFetcher
+	}
 	if e := sl.hit(m); e != nil {
 		m.served(e)
 		return e, nil
@@ -176,7 +179,7 @@ func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
 // invalidate is Invalidate, reporting whether the caller should send its
 // request again with a fresh token.
 func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retry bool) {
-	if f == nil || stale == "" {
+	if f == nil || stale == "" || slotOf(f) == &nilSlot {
 		return false
 	}
 	ks := m.state(f)

@@ -261,11 +261,63 @@ func (m *Manager) idleAfter() time.Duration {
 	return defaultIdleAfter
 }
 
-func (c *AppCredentials) cacheSlot() *fetcherSlot       { return &c.slot }
-func (c *LegacyAppCredentials) cacheSlot() *fetcherSlot { return &c.slot }
-func (c *CorpCredentials) cacheSlot() *fetcherSlot      { return &c.slot }
-func (f *funcFetcher) cacheSlot() *fetcherSlot          { return &f.slot }
-func (c *SuiteCredentials) cacheSlot() *fetcherSlot     { return &c.slot }
-func (c *SSOCredentials) cacheSlot() *fetcherSlot       { return &c.slot }
-func (c *ClientCredentials) cacheSlot() *fetcherSlot    { return &c.slot }
-func (t *JSAPITicket) cacheSlot() *fetcherSlot          { return &t.slot }
+// nilSlot is the slot of a nil pointer of one of this package's Fetchers
+// (a Transport's Fetcher left unset in a config, say), whose Key and Fetch
+// would panic: the Manager answers errNilFetcher instead.
+var nilSlot fetcherSlot
+
+func (c *AppCredentials) cacheSlot() *fetcherSlot {
+	if c == nil {
+		return &nilSlot
+	}
+	return &c.slot
+}
+
+func (c *LegacyAppCredentials) cacheSlot() *fetcherSlot {
+	if c == nil {
+		return &nilSlot
+	}
+	return &c.slot
+}
+
+func (c *CorpCredentials) cacheSlot() *fetcherSlot {
+	if c == nil {
+		return &nilSlot
+	}
+	return &c.slot
+}
+
+func (f *funcFetcher) cacheSlot() *fetcherSlot {
+	if f == nil {
+		return &nilSlot
+	}
+	return &f.slot
+}
+
+func (c *SuiteCredentials) cacheSlot() *fetcherSlot {
+	if c == nil {
+		return &nilSlot
+	}
+	return &c.slot
+}
+
+func (c *SSOCredentials) cacheSlot() *fetcherSlot {
+	if c == nil {
+		return &nilSlot
+	}
+	return &c.slot
+}
+
+func (c *ClientCredentials) cacheSlot() *fetcherSlot {
+	if c == nil {
+		return &nilSlot
+	}
+	return &c.slot
+}
+
+func (t *JSAPITicket) cacheSlot() *fetcherSlot {
+	if t == nil {
+		return &nilSlot
+	}
+	return &t.slot
+}

@@ -2,7 +2,9 @@ package dingtoken
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,5 +142,46 @@ func TestRejectedTokenIsNotAdoptedAfterAnOlderOnesRejection(t *testing.T) {
 	settle(m)
 	if got == first || fetches.Load() != 2 {
 		t.Errorf("after DingTalk rejected %q and then an older token: %q after %d fetches, want a new token from a second fetch", first, got, fetches.Load())
+	}
+}
+
+// TestTypedNilFetcher: a nil pointer of one of this package's Fetchers (a
+// Transport's Fetcher taken from a config that left it unset) is a nil
+// Fetcher: an error, not a nil-pointer panic in the caller's request.
+func TestTypedNilFetcher(t *testing.T) {
+	srv := newSim(t)
+	for _, f := range []Fetcher{
+		(*AppCredentials)(nil),
+		(*LegacyAppCredentials)(nil),
+		(*CorpCredentials)(nil),
+		(*SuiteCredentials)(nil),
+		(*SSOCredentials)(nil),
+		(*ClientCredentials)(nil),
+		(*JSAPITicket)(nil),
+	} {
+		t.Run(fmt.Sprintf("%T", f), func(t *testing.T) {
+			m := &Manager{}
+			ctx := context.Background()
+			if _, err := m.Token(ctx, f); !errors.Is(err, errNilFetcher) {
+				t.Errorf("Token: %v, want %v", err, errNilFetcher)
+			}
+			if m.invalidate(ctx, f, "stale") {
+				t.Error("invalidate asks for a retry")
+			}
+			if m.issuedToken(f, "stale") {
+				t.Error("issuedToken claims a token")
+			}
+			client := &http.Client{Transport: &Transport{Fetcher: f, Manager: m, Base: srv.Transport()}}
+			resp, err := client.Get("https://api.dingtalk.com/v1.0/contact/users/me")
+			if err == nil {
+				resp.Body.Close()
+			}
+			if !errors.Is(err, errNilFetcher) {
+				t.Errorf("a request: %v, want %v", err, errNilFetcher)
+			}
+			if got := m.Stats().Keys; got != 0 {
+				t.Errorf("Keys = %d, want 0", got)
+			}
+		})
 	}
 }
