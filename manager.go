@@ -129,18 +129,18 @@ func (m *Manager) entry(ctx context.Context, f Fetcher) (*entry, error) {
 	if f == nil {
 		return nil, errNilFetcher
 	}
-	sl := slotOf(f)
+	sl, id := slotOf(f)
 	if sl == &nilSlot {
 		return nil, errNilFetcher
 	}
-	if e := sl.hit(m); e != nil {
+	if e := sl.hit(m, id); e != nil {
 		m.served(e)
 		return e, nil
 	}
-	ks := m.stateIn(f, sl)
+	ks := m.stateIn(f, sl, id)
 	if e := ks.current.Load(); e != nil {
 		if !e.due.Load() {
-			sl.keep(e)
+			sl.keep(e, id)
 			m.served(e)
 			return e, nil
 		}
@@ -179,7 +179,7 @@ func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
 // invalidate is Invalidate, reporting whether the caller should send its
 // request again with a fresh token.
 func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retry bool) {
-	if f == nil || stale == "" || slotOf(f) == &nilSlot {
+	if f == nil || stale == "" || isNilSlot(f) {
 		return false
 	}
 	ks := m.state(f)

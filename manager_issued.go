@@ -23,7 +23,7 @@ type droppedToken struct {
 // replaces such a token, found on a request, with the current one; any other
 // token on a request belongs to someone else.
 func (m *Manager) issuedToken(f Fetcher, value string) bool {
-	if f == nil || value == "" || slotOf(f) == &nilSlot {
+	if f == nil || value == "" || isNilSlot(f) {
 		return false
 	}
 	ks := m.state(f)

@@ -64,20 +64,50 @@ type fetcherSlot struct {
 	// by value carries its original's slot; the address tells it that the
 	// state is not its own, since the copy may have another key.
 	owner uintptr
+	// data and size are those of the fields the key was made of when ks was
+	// stored: a Fetcher whose fields were set since (AuthCorpID to another
+	// corp) has another key, and must not get the old key's token. Held as
+	// pointers, the old strings' memory is not reused for new ones, so equal
+	// pointers and sizes are equal strings, and comparing reads none.
+	data [2]unsafe.Pointer
+	size [2]uintptr
 }
 
-// owned reports whether the slot's ks and e were stored for this Fetcher,
-// not for the one it was copied from.
-func (sl *fetcherSlot) owned() bool {
-	return atomic.LoadUintptr(&sl.owner) == uintptr(unsafe.Pointer(sl))
+// keyFields are the fields a Fetcher's key is made of.
+type keyFields [2]string
+
+// holds reports whether the slot's ks and e were stored for this Fetcher,
+// not for the one it was copied from, and for its fields as they are now.
+func (sl *fetcherSlot) holds(id keyFields) bool {
+	if atomic.LoadUintptr(&sl.owner) != uintptr(unsafe.Pointer(sl)) {
+		return false
+	}
+	for i, f := range id {
+		if atomic.LoadPointer(&sl.data[i]) != unsafe.Pointer(unsafe.StringData(f)) ||
+			atomic.LoadUintptr(&sl.size[i]) != uintptr(len(f)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fill points the slot at ks, the state of the key made of id.
+func (sl *fetcherSlot) fill(ks *keyState, id keyFields) {
+	atomic.StorePointer(&sl.ks, unsafe.Pointer(ks))
+	atomic.StorePointer(&sl.e, nil) // before the rest: another key's entry must not look like this one's
+	for i, f := range id {
+		atomic.StorePointer(&sl.data[i], unsafe.Pointer(unsafe.StringData(f)))
+		atomic.StoreUintptr(&sl.size[i], uintptr(len(f)))
+	}
+	atomic.StoreUintptr(&sl.owner, uintptr(unsafe.Pointer(sl)))
 }
 
 // hit returns the entry kept in the slot if it is m's, still its key's
 // token and not due for a refresh; else nil, as for a nil slot (a Fetcher
-// of another package). owner is stored after e is cleared and loaded
-// before e, so a matching owner means e is this Fetcher's key's.
-func (sl *fetcherSlot) hit(m *Manager) *entry {
-	if sl == nil || !sl.owned() {
+// of another package). owner and the fields are stored after e is cleared
+// and loaded before e, so matching ones mean e is this Fetcher's key's.
+func (sl *fetcherSlot) hit(m *Manager, id keyFields) *entry {
+	if sl == nil || !sl.holds(id) {
 		return nil
 	}
 	e := (*entry)(atomic.LoadPointer(&sl.e))
@@ -89,40 +119,88 @@ func (sl *fetcherSlot) hit(m *Manager) *entry {
 
 // keep puts e, the current token of the slot's key, in the slot; a nil
 // slot keeps nothing.
-func (sl *fetcherSlot) keep(e *entry) {
-	if sl != nil && sl.owned() {
+func (sl *fetcherSlot) keep(e *entry, id keyFields) {
+	if sl != nil && sl.holds(id) {
 		atomic.StorePointer(&sl.e, unsafe.Pointer(e))
 	}
 }
 
-// slotted is implemented by the Fetchers of this package.
-type slotted interface{ cacheSlot() *fetcherSlot }
+// nilSlot is the slot of a nil pointer of one of this package's Fetchers
+// (a Transport's Fetcher left unset in a config, say), whose Key and Fetch
+// would panic: the Manager answers errNilFetcher instead.
+var nilSlot fetcherSlot
 
-// slotOf returns f's slot, or nil for the Fetchers of other packages.
-func slotOf(f Fetcher) *fetcherSlot {
-	if s, ok := f.(slotted); ok {
-		return s.cacheSlot()
+// slotOf returns the slot of f, a Fetcher of this package, and the fields
+// its key is made of. Any other Fetcher has none, a type that embeds one of
+// ours included: its Key may not be the embedded one's, and its slot would
+// mix the two keys.
+func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
+	switch f := f.(type) {
+	case *CorpCredentials:
+		if f != nil {
+			return &f.slot, keyFields{f.SuiteKey, f.AuthCorpID}
+		}
+	case *AppCredentials:
+		if f != nil {
+			return &f.slot, keyFields{f.ClientID}
+		}
+	case *LegacyAppCredentials:
+		if f != nil {
+			return &f.slot, keyFields{f.AppKey}
+		}
+	case *ClientCredentials:
+		if f != nil {
+			return &f.slot, keyFields{f.ClientID, f.CorpID}
+		}
+	case *SuiteCredentials:
+		if f != nil {
+			return &f.slot, keyFields{f.SuiteKey}
+		}
+	case *SSOCredentials:
+		if f != nil {
+			return &f.slot, keyFields{f.CorpID}
+		}
+	case *funcFetcher:
+		if f != nil {
+			return &f.slot, keyFields{} // its key is set once
+		}
+	case *JSAPITicket:
+		if f != nil {
+			// An App of another package keeps its key, as Fetcher requires.
+			_, app := slotOf(f.App)
+			return &f.slot, app
+		}
+	default:
+		return nil, keyFields{}
 	}
-	return nil
+	return &nilSlot, keyFields{}
+}
+
+// isNilSlot reports whether f is a nil pointer of one of this package's
+// Fetchers.
+func isNilSlot(f Fetcher) bool {
+	sl, _ := slotOf(f)
+	return sl == &nilSlot
 }
 
 // state returns the keyState for f: from f's own slot for the Fetchers of
 // this package; for other pointer Fetchers, from a concurrent map by
 // identity; else by f.Key().
-func (m *Manager) state(f Fetcher) *keyState { return m.stateIn(f, slotOf(f)) }
+func (m *Manager) state(f Fetcher) *keyState {
+	sl, id := slotOf(f)
+	return m.stateIn(f, sl, id)
+}
 
-// stateIn is state with f's slot, or nil, already looked up.
-func (m *Manager) stateIn(f Fetcher, sl *fetcherSlot) *keyState {
+// stateIn is state with f's slot, or nil, and key fields already looked up.
+func (m *Manager) stateIn(f Fetcher, sl *fetcherSlot, id keyFields) *keyState {
 	if sl != nil {
-		if sl.owned() {
+		if sl.holds(id) {
 			if ks := (*keyState)(atomic.LoadPointer(&sl.ks)); ks != nil && ks.m == m && !ks.forgotten.Load() {
 				return ks
 			}
 		}
 		ks := m.stateByKey(f.Key())
-		atomic.StorePointer(&sl.ks, unsafe.Pointer(ks))
-		atomic.StorePointer(&sl.e, nil) // before owner: another key's entry must not look like this one's
-		atomic.StoreUintptr(&sl.owner, uintptr(unsafe.Pointer(sl)))
+		sl.fill(ks, id)
 		return ks
 	}
 	if reflect.TypeOf(f).Kind() != reflect.Pointer {
@@ -259,65 +337,4 @@ func (m *Manager) idleAfter() time.Duration {
 		return m.forgetAfter
 	}
 	return defaultIdleAfter
-}
-
-// nilSlot is the slot of a nil pointer of one of this package's Fetchers
-// (a Transport's Fetcher left unset in a config, say), whose Key and Fetch
-// would panic: the Manager answers errNilFetcher instead.
-var nilSlot fetcherSlot
-
-func (c *AppCredentials) cacheSlot() *fetcherSlot {
-	if c == nil {
-		return &nilSlot
-	}
-	return &c.slot
-}
-
-func (c *LegacyAppCredentials) cacheSlot() *fetcherSlot {
-	if c == nil {
-		return &nilSlot
-	}
-	return &c.slot
-}
-
-func (c *CorpCredentials) cacheSlot() *fetcherSlot {
-	if c == nil {
-		return &nilSlot
-	}
-	return &c.slot
-}
-
-func (f *funcFetcher) cacheSlot() *fetcherSlot {
-	if f == nil {
-		return &nilSlot
-	}
-	return &f.slot
-}
-
-func (c *SuiteCredentials) cacheSlot() *fetcherSlot {
-	if c == nil {
-		return &nilSlot
-	}
-	return &c.slot
-}
-
-func (c *SSOCredentials) cacheSlot() *fetcherSlot {
-	if c == nil {
-		return &nilSlot
-	}
-	return &c.slot
-}
-
-func (c *ClientCredentials) cacheSlot() *fetcherSlot {
-	if c == nil {
-		return &nilSlot
-	}
-	return &c.slot
-}
-
-func (t *JSAPITicket) cacheSlot() *fetcherSlot {
-	if t == nil {
-		return &nilSlot
-	}
-	return &t.slot
 }

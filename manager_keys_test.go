@@ -55,7 +55,7 @@ func TestCacheHitAllocatesNothingForEveryKindOfFetcher(t *testing.T) {
 			for i := range 100 {
 				m.Token(ctx, valueFetcher{key: fmt.Sprint("other-", i)})
 			}
-			if _, ok := tt.f.(slotted); ok && !isFunc(tt.f) {
+			if sl, _ := slotOf(tt.f); sl != nil && !isFunc(tt.f) {
 				// Credentials that would call DingTalk: a token as a fetch would leave it.
 				m.install(m.state(tt.f), m.newEntry(Token{Value: "corp", Expiry: time.Now().Add(time.Hour)}, time.Now()))
 			} else if _, err := m.Token(ctx, tt.f); err != nil {

@@ -28,7 +28,8 @@ func warm(t *testing.T, m *Manager, f Fetcher) string {
 	if got := tokenOf(t, m, f); got != first {
 		t.Fatalf("second call got %q, want the cached %q", got, first)
 	}
-	if e := (*entry)(slotOf(f).e); e == nil || e.token.Value != first {
+	sl, _ := slotOf(f)
+	if e := (*entry)(sl.e); e == nil || e.token.Value != first {
 		t.Fatalf("the slot keeps %v, want the entry of %q", e, first)
 	}
 	return first
@@ -84,7 +85,8 @@ func TestSlotKeepsNoTokenOfAForgottenKey(t *testing.T) {
 	}
 	late := m.newEntry(Token{Value: "late", Expiry: time.Now().Add(time.Hour)}, time.Now())
 	m.install(ks, late)
-	slotOf(f).keep(late) // as a hit that read ks just before it was forgotten would
+	sl, id := slotOf(f)
+	sl.keep(late, id) // as a hit that read ks just before it was forgotten would
 	if got := tokenOf(t, m, f); got == "late" || fetches.Load() != 1 {
 		t.Errorf("got %q after %d fetches, want a token of the key's new state", got, fetches.Load())
 	}
