@@ -43,11 +43,20 @@ func StartReplicatedCluster(t testing.TB, masters int) *ReplicatedCluster {
 			if s, _ := info.(string); !strings.Contains(s, "cluster_state:ok") || !strings.Contains(s, fmt.Sprintf("cluster_known_nodes:%d", 2*masters)) {
 				return fmt.Errorf("not ready:\n%s", s)
 			}
+			// Every node sees each master with its replica: until then, a
+			// node's view (and a client's slot map) may still change.
+			nodes, err := Do(addr, "CLUSTER", "NODES")
+			if err != nil {
+				return err
+			}
+			if n, _ := nodes.(string); strings.Count(n, "slave") != masters || strings.Count(n, "master") != masters {
+				return fmt.Errorf("replicas not placed yet:\n%s", n)
+			}
 			repl, err := Do(addr, "INFO", "replication")
 			if err != nil {
 				return err
 			}
-			if s, _ := repl.(string); strings.Contains(s, "role:slave") && !strings.Contains(s, "master_link_status:up") {
+			if s, _ := repl.(string); strings.Contains(s, "role:slave") && (!strings.Contains(s, "master_link_status:up") || !strings.Contains(s, "master_sync_in_progress:0")) {
 				return fmt.Errorf("replica not synced:\n%s", s)
 			}
 			return nil
