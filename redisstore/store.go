@@ -289,19 +289,20 @@ func (s *Store) track(ctx context.Context, op func(context.Context) error) (<-ch
 		defer close(finished)
 		done <- op(ctx)
 	}()
+	var err error
 	select {
-	case err := <-done:
-		return finished, err
+	case err = <-done:
 	case <-ctx.Done():
 		// The deadline and op's answer can come at once: the answer wins,
 		// or a lock taken would be reported as maybe not.
 		select {
-		case err := <-done:
-			return finished, err
+		case err = <-done:
 		default:
-			return finished, ctx.Err()
+			err = ctx.Err()
 		}
 	}
+	s.reloadSlotsAfter(err)
+	return finished, err
 }
 
 func (s *Store) timeout() time.Duration {
