@@ -64,41 +64,45 @@ type fetcherSlot struct {
 	// by value carries its original's slot; the address tells it that the
 	// state is not its own, since the copy may have another key.
 	owner uintptr
-	// data and size are those of the fields the key was made of when ks was
-	// stored: a Fetcher whose fields were set since (AuthCorpID to another
-	// corp) has another key, and must not get the old key's token. Held as
-	// pointers, the old strings' memory is not reused for new ones, so equal
-	// pointers and sizes are equal strings, and comparing reads none.
-	data [2]unsafe.Pointer
-	size [2]uintptr
+	// a and b are the fields the key was made of when ks was stored: a
+	// Fetcher whose fields were set since (AuthCorpID to another corp) has
+	// another key, and must not get the old key's token.
+	a, b fieldRef
 }
 
-// keyFields are the fields a Fetcher's key is made of.
-type keyFields [2]string
+// keyFields are the fields a Fetcher's key is made of: a struct, not an
+// array, so that it is passed in registers.
+type keyFields struct{ a, b string }
+
+// fieldRef is where a string's bytes were, and how many. Held as a pointer,
+// the old string's memory is not reused for a new string, so equal
+// pointers and sizes are equal strings, and comparing reads neither.
+type fieldRef struct {
+	data unsafe.Pointer
+	size uintptr
+}
+
+func (r *fieldRef) is(s string) bool {
+	return atomic.LoadPointer(&r.data) == unsafe.Pointer(unsafe.StringData(s)) && atomic.LoadUintptr(&r.size) == uintptr(len(s))
+}
+
+func (r *fieldRef) set(s string) {
+	atomic.StorePointer(&r.data, unsafe.Pointer(unsafe.StringData(s)))
+	atomic.StoreUintptr(&r.size, uintptr(len(s)))
+}
 
 // holds reports whether the slot's ks and e were stored for this Fetcher,
 // not for the one it was copied from, and for its fields as they are now.
 func (sl *fetcherSlot) holds(id keyFields) bool {
-	if atomic.LoadUintptr(&sl.owner) != uintptr(unsafe.Pointer(sl)) {
-		return false
-	}
-	for i, f := range id {
-		if atomic.LoadPointer(&sl.data[i]) != unsafe.Pointer(unsafe.StringData(f)) ||
-			atomic.LoadUintptr(&sl.size[i]) != uintptr(len(f)) {
-			return false
-		}
-	}
-	return true
+	return atomic.LoadUintptr(&sl.owner) == uintptr(unsafe.Pointer(sl)) && sl.a.is(id.a) && sl.b.is(id.b)
 }
 
 // fill points the slot at ks, the state of the key made of id.
 func (sl *fetcherSlot) fill(ks *keyState, id keyFields) {
 	atomic.StorePointer(&sl.ks, unsafe.Pointer(ks))
 	atomic.StorePointer(&sl.e, nil) // before the rest: another key's entry must not look like this one's
-	for i, f := range id {
-		atomic.StorePointer(&sl.data[i], unsafe.Pointer(unsafe.StringData(f)))
-		atomic.StoreUintptr(&sl.size[i], uintptr(len(f)))
-	}
+	sl.a.set(id.a)
+	sl.b.set(id.b)
 	atomic.StoreUintptr(&sl.owner, uintptr(unsafe.Pointer(sl)))
 }
 
@@ -142,11 +146,11 @@ func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
 		}
 	case *AppCredentials:
 		if f != nil {
-			return &f.slot, keyFields{f.ClientID}
+			return &f.slot, keyFields{a: f.ClientID}
 		}
 	case *LegacyAppCredentials:
 		if f != nil {
-			return &f.slot, keyFields{f.AppKey}
+			return &f.slot, keyFields{a: f.AppKey}
 		}
 	case *ClientCredentials:
 		if f != nil {
@@ -154,11 +158,11 @@ func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
 		}
 	case *SuiteCredentials:
 		if f != nil {
-			return &f.slot, keyFields{f.SuiteKey}
+			return &f.slot, keyFields{a: f.SuiteKey}
 		}
 	case *SSOCredentials:
 		if f != nil {
-			return &f.slot, keyFields{f.CorpID}
+			return &f.slot, keyFields{a: f.CorpID}
 		}
 	case *funcFetcher:
 		if f != nil {
