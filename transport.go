@@ -242,6 +242,12 @@ func (t *Transport) forward(req *http.Request, upgrade bool, secrets []string) (
 // without secrets.
 func (t *Transport) finish(req *http.Request, resp *http.Response, err error, secrets ...string) (*http.Response, error) {
 	if err != nil {
+		if resp != nil && resp.Body != nil {
+			// A Base that returns both (go-retryablehttp with an
+			// ErrorHandler can) leaves the response to no one: the caller
+			// gets only the error, as from http.Client.
+			resp.Body.Close()
+		}
 		return nil, redactError(err, secrets...)
 	}
 	if resp == nil {
