@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -74,5 +75,63 @@ func TestBaseResponseWithAnErrorIsClosed(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// countingPipe is the reading end of a pipe that counts its Close calls.
+type countingPipe struct {
+	*io.PipeReader
+	closes atomic.Int32
+}
+
+func (p *countingPipe) Close() error {
+	p.closes.Add(1)
+	return p.PipeReader.Close()
+}
+
+// TestCancelWhileBufferingTheBody: a body without GetBody is read into a
+// buffer before it is sent, so that it can be sent again. A streamed body
+// may stall, and net/http gives up on a request whose context ends while it
+// sends the body; so does the Transport while it reads one: it closes the
+// body and returns the context's error, not only when the body ends.
+func TestCancelWhileBufferingTheBody(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer api.Close()
+	tr := &Transport{Fetcher: staticFetcher("stall", "tok-stall-0b7e"), Manager: &Manager{}, Base: api.Client().Transport,
+		Hosts: []string{"127.0.0.1"}}
+	pr, pw := io.Pipe()
+	body := &countingPipe{PipeReader: pr}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := newRequest(t, "POST", api.URL+"/topapi/message/send", nil).WithContext(ctx)
+	req.Body, req.ContentLength = body, -1
+	done := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	if _, err := pw.Write([]byte(`{"part":`)); err != nil { // returns once the Transport reads
+		t.Fatal(err)
+	}
+	cancel() // and the body stalls
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		pw.Close()
+		<-done
+		t.Fatal("RoundTrip kept reading a stalled body after its context ended")
+	}
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "dingtoken: ") {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if got, want := body.closes.Load(), int32(1); got != want {
+		t.Errorf("the body was closed %d times, want %d", got, want)
+	}
+	if _, err := pw.Write([]byte("more")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("writing more to the body: %v, want io.ErrClosedPipe", err)
 	}
 }
