@@ -2,6 +2,7 @@ package dingtoken
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -242,6 +243,12 @@ func (t *Transport) forward(req *http.Request, upgrade bool, secrets []string) (
 // without secrets.
 func (t *Transport) finish(req *http.Request, resp *http.Response, err error, secrets ...string) (*http.Response, error) {
 	if err != nil {
+		if resp != nil && resp.Body != nil {
+			// A Base that returns both (go-retryablehttp with an
+			// ErrorHandler can) leaves the response to no one: the caller
+			// gets only the error, as from http.Client.
+			resp.Body.Close()
+		}
 		return nil, redactError(err, secrets...)
 	}
 	if resp == nil {
@@ -320,7 +327,8 @@ func isLoopback(host string) bool {
 
 // replayableBody returns the body to send first and, if the request can be
 // sent again, a function that returns its body anew. A body without GetBody
-// is buffered, up to MaxReplayBody.
+// is buffered, up to MaxReplayBody; if the request's context ends first,
+// the body is closed and the context's error returned.
 func replayableBody(req *http.Request) (first io.ReadCloser, replay func() (io.ReadCloser, error), err error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return req.Body, noBody, nil
@@ -328,7 +336,15 @@ func replayableBody(req *http.Request) (first io.ReadCloser, replay func() (io.R
 	if req.GetBody != nil {
 		return req.Body, req.GetBody, nil
 	}
+	// A streamed body may stall. net/http gives up on a request whose
+	// context ends while it sends the body, closing the body from another
+	// goroutine as HTTP/2 does; reading it here must give up the same way.
+	ctx := req.Context()
+	stop := context.AfterFunc(ctx, func() { req.Body.Close() })
 	buf, err := io.ReadAll(io.LimitReader(req.Body, MaxReplayBody+1))
+	if !stop() {
+		return nil, nil, ctx.Err() // the body is closed, by the AfterFunc
+	}
 	if err != nil {
 		req.Body.Close()
 		return nil, nil, err
