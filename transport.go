@@ -166,8 +166,38 @@ func rejected(resp *http.Response, newAPI bool, tok *entry) bool {
 // proxy, TLS and connect-timeout options; Call does not use it, because a
 // transport per request opens a new connection per request. Requests go
 // through Base, which keeps connections alive: set those options there.
+//
+// The runtime puts its proxy's user and password (RuntimeOptions.HttpProxy
+// or HttpsProxy, or HTTP_PROXY and HTTPS_PROXY in the environment) on the
+// request, as a Proxy-Authorization header for that transport's proxy.
+// Call sends the request without it: no proxy of the runtime's is on the
+// way, and the header would take the password to DingTalk. A proxy set on
+// Base takes its credentials from its URL.
 func (t *Transport) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
-	return t.RoundTrip(req)
+	sent := withoutProxyAuthorization(req)
+	resp, err := t.RoundTrip(sent)
+	if resp != nil && sent != req {
+		resp.Request = req
+	}
+	return resp, err
+}
+
+// withoutProxyAuthorization returns req, or a shallow copy of it without
+// its Proxy-Authorization header, in any case.
+func withoutProxyAuthorization(req *http.Request) *http.Request {
+	for k := range req.Header {
+		if strings.EqualFold(k, "Proxy-Authorization") {
+			r := *req
+			r.Header = req.Header.Clone()
+			for k := range r.Header {
+				if strings.EqualFold(k, "Proxy-Authorization") {
+					delete(r.Header, k)
+				}
+			}
+			return &r
+		}
+	}
+	return req
 }
 
 // CloseIdleConnections closes the idle connections of Base, if it has a

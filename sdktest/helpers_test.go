@@ -52,6 +52,11 @@ func newSDK(t testing.TB, hc dara.HttpClient) *openapi.Client {
 // put it). AuthType is Anonymous because no Alibaba Cloud credential is
 // involved; the DingTalk SDK's gateway skips signing the same way.
 func getUserMe(ctx context.Context, c *openapi.Client, headers map[string]*string) (map[string]any, error) {
+	return getUserMeWith(ctx, c, headers, &dara.RuntimeOptions{})
+}
+
+// getUserMeWith is getUserMe with the runtime options given.
+func getUserMeWith(ctx context.Context, c *openapi.Client, headers map[string]*string, runtime *dara.RuntimeOptions) (map[string]any, error) {
 	params := &openapi.Params{
 		Action:      dara.String("GetUser"),
 		Version:     dara.String("contact_1.0"),
@@ -63,7 +68,7 @@ func getUserMe(ctx context.Context, c *openapi.Client, headers map[string]*strin
 		ReqBodyType: dara.String("json"),
 		BodyType:    dara.String("json"),
 	}
-	return c.CallApiWithCtx(ctx, params, &openapi.OpenApiRequest{Headers: headers}, &dara.RuntimeOptions{})
+	return c.CallApiWithCtx(ctx, params, &openapi.OpenApiRequest{Headers: headers}, runtime)
 }
 
 // tokenHeader is the header the SDK's *Headers structs send a token in.
