@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/dingtoken/dingtoken"
 	"github.com/dingtoken/dingtoken/internal/redistest"
 )
 
@@ -21,21 +20,15 @@ func TestClusterFailoverWithLockHeld(t *testing.T) {
 	}{{"CLUSTER FAILOVER", false}, {"master killed, CLUSTER FAILOVER TAKEOVER", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cluster := redistest.StartReplicatedCluster(t, 3)
-			sim := newSim(t)
-			g := newGatedFetcher(sim)
-			prefix := uniquePrefix()
-			holder := &dingtoken.Manager{Store: newStore(t, newClusterClient(t, cluster.Addrs), prefix, countTimeout)}
-			waiter := &dingtoken.Manager{Store: newStore(t, newClusterClient(t, cluster.Addrs), prefix, countTimeout)}
-			key := prefix + g.Key()
-			slot := slotOf(t, cluster.Addrs[0], key)
-			from := owner(t, cluster.Addrs[0], slot)
+			r := newClusterRefresh(t, cluster)
+			from, slot := r.from, r.slot
 			var replica clusterNode
 			for _, n := range clusterNodes(t, cluster.Addrs[0]) {
 				if n.master == from.id {
 					replica = n
 				}
 			}
-			got := refreshAcross(t, holder, waiter, g, func() {
+			got := refreshAcross(t, r.holder, r.waiter, r.g, func() {
 				if n := do(t, from.addr, "WAIT", "1", "5000"); n != int64(1) {
 					t.Fatalf("WAIT = %v, want the lock on the replica", n)
 				}
@@ -58,11 +51,11 @@ func TestClusterFailoverWithLockHeld(t *testing.T) {
 			if tc.killed {
 				fetches = 2
 			}
-			checkTokens(t, sim, got, fetches, newClusterClient(t, cluster.Addrs), key, holder, waiter)
+			checkTokens(t, r.sim, got, fetches, newClusterClient(t, cluster.Addrs), r.key, r.holder, r.waiter)
 			// The holder's own client, which met the dead master, now
 			// reaches the promoted replica, rather than fail each call
 			// until go-redis reloads the slots in a minute.
-			if tok, err := holder.Store.Load(context.Background(), g.Key()); err != nil {
+			if tok, err := r.holder.Store.Load(context.Background(), r.g.Key()); err != nil {
 				t.Errorf("the holder's Store after the failover: %v, %v; want the token", tok, err)
 			}
 		})

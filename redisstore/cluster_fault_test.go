@@ -84,21 +84,15 @@ func TestClusterSlotMovesMidRefresh(t *testing.T) {
 	}{{"ASK: migration under way", false}, {"MOVED: migration finished", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cluster := redistest.StartCluster(t, 3)
-			sim := newSim(t)
-			g := newGatedFetcher(sim)
-			prefix := uniquePrefix()
-			holder := &dingtoken.Manager{Store: newStore(t, newClusterClient(t, cluster.Addrs), prefix, countTimeout)}
-			waiter := &dingtoken.Manager{Store: newStore(t, newClusterClient(t, cluster.Addrs), prefix, countTimeout)}
-			key := prefix + g.Key()
-			slot := slotOf(t, cluster.Addrs[0], key)
-			from := owner(t, cluster.Addrs[0], slot)
+			r := newClusterRefresh(t, cluster)
+			from, slot, key := r.from, r.slot, r.key
 			var to clusterNode
 			for _, n := range clusterNodes(t, cluster.Addrs[0]) {
 				if n.primary && n.id != from.id {
 					to = n
 				}
 			}
-			got := refreshAcross(t, holder, waiter, g, func() {
+			got := refreshAcross(t, r.holder, r.waiter, r.g, func() {
 				if v, _ := do(t, from.addr, "GET", key).(string); !strings.HasPrefix(v, lockValue) {
 					t.Fatalf("GET %s = %q, want the refresh lock", key, v)
 				}
@@ -115,7 +109,7 @@ func TestClusterSlotMovesMidRefresh(t *testing.T) {
 			if got[0].t.Value != got[1].t.Value {
 				t.Errorf("the two replicas hold different tokens")
 			}
-			checkTokens(t, sim, got, 1, newClusterClient(t, cluster.Addrs), key, holder, waiter)
+			checkTokens(t, r.sim, got, 1, newClusterClient(t, cluster.Addrs), key, r.holder, r.waiter)
 			if n := do(t, from.addr, "DBSIZE"); n != int64(0) {
 				t.Errorf("the old master holds %v keys, want 0", n)
 			}

@@ -34,6 +34,32 @@ func (g *gatedFetcher) Fetch(ctx context.Context) (dingtoken.Token, error) {
 	return g.AppCredentials.Fetch(ctx)
 }
 
+// clusterRefresh is a refresh of one key by two replicas of a service on
+// a cluster, each with a client of its own: the fetcher they share, the
+// key's name in Redis, its slot, and the master that served the slot at
+// the start.
+type clusterRefresh struct {
+	sim            *dingtalktest.Server
+	g              *gatedFetcher
+	holder, waiter *dingtoken.Manager
+	key            string
+	slot           int
+	from           clusterNode
+}
+
+func newClusterRefresh(t *testing.T, cluster *redistest.Cluster) *clusterRefresh {
+	t.Helper()
+	sim := newSim(t)
+	r := &clusterRefresh{sim: sim, g: newGatedFetcher(sim)}
+	prefix := uniquePrefix()
+	r.holder = &dingtoken.Manager{Store: newStore(t, newClusterClient(t, cluster.Addrs), prefix, countTimeout)}
+	r.waiter = &dingtoken.Manager{Store: newStore(t, newClusterClient(t, cluster.Addrs), prefix, countTimeout)}
+	r.key = prefix + r.g.Key()
+	r.slot = slotOf(t, cluster.Addrs[0], r.key)
+	r.from = owner(t, cluster.Addrs[0], r.slot)
+	return r
+}
+
 // clusterNode is one line of CLUSTER NODES.
 type clusterNode struct {
 	id, addr, master string

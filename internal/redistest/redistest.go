@@ -109,20 +109,29 @@ func (s *Server) log() string {
 	return string(b)
 }
 
-// Cluster is a Redis Cluster of masters only, created with
-// `redis-cli --cluster create`.
+// Cluster is a Redis Cluster created with `redis-cli --cluster create`:
+// masters only, or each master with a replica.
 type Cluster struct {
-	Addrs   []string // every master's host:port
-	Servers []*Server
+	Addrs   []string  // every node's host:port
+	Servers []*Server // every node, in the order of Addrs
 }
 
 // StartCluster starts masters cluster-enabled servers, joins them into one
 // cluster that covers every slot, and waits until each node says it is ok.
 func StartCluster(t testing.TB, masters int) *Cluster {
 	t.Helper()
+	return startCluster(t, masters, 0, func(string) error { return nil })
+}
+
+// startCluster starts masters×(1+replicas) cluster-enabled servers, joins
+// them into one cluster with replicas replicas per master, and waits until
+// each node says the cluster is ok and ready says the node is.
+func startCluster(t testing.TB, masters, replicas int, ready func(addr string) error) *Cluster {
+	t.Helper()
 	lookPath(t, "redis-cli")
 	c := &Cluster{}
-	for range masters {
+	nodes := masters * (1 + replicas)
+	for range nodes {
 		port := freePort(t, true)
 		s := startOn(t, port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "5000")
@@ -130,7 +139,7 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 		c.Addrs = append(c.Addrs, s.Addr)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
@@ -140,10 +149,10 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 			if err != nil {
 				return err
 			}
-			if s, _ := info.(string); !strings.Contains(s, "cluster_state:ok") || !strings.Contains(s, fmt.Sprintf("cluster_known_nodes:%d", masters)) {
+			if s, _ := info.(string); !strings.Contains(s, "cluster_state:ok") || !strings.Contains(s, fmt.Sprintf("cluster_known_nodes:%d", nodes)) {
 				return fmt.Errorf("not ready:\n%s", s)
 			}
-			return nil
+			return ready(addr)
 		}); err != nil {
 			t.Fatalf("cluster node %s: %v", addr, err)
 		}
