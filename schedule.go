@@ -15,9 +15,19 @@ import (
 type scheduler struct {
 	mu    sync.Mutex  // guards everything below, and every keyState's wake and qi
 	queue keyQueue    // keys by wake time, earliest first
-	timer *time.Timer // fires at queue[0].wake; lazily created
+	timer *time.Timer // fires at queue[0].wake, or within maxWait; lazily created
 	run   func(now time.Time, ks *keyState) (next time.Time)
+
+	maxWait time.Duration // longest wait of the timer; defaultMaxWait if zero
 }
+
+// defaultMaxWait bounds the timer's wait. The keys' moments are wall-clock
+// time, which a token's expiry is; the timer's wait is not: it stands still
+// while the machine sleeps (a suspended VM or laptop, a frozen container),
+// and does not follow a clock set forward. Waking at least this often, the
+// scheduler marks a token due within this time of the wall clock passing
+// its moment, rather than hand it out from memory long after it expired.
+const defaultMaxWait = time.Minute
 
 // schedule sets when ks next wakes, replacing any earlier plan; a zero at
 // cancels it.
@@ -49,7 +59,11 @@ func (s *scheduler) armLocked() {
 		}
 		return
 	}
-	wait := time.Duration(s.queue[0].wake - time.Now().UnixNano())
+	limit := s.maxWait
+	if limit <= 0 {
+		limit = defaultMaxWait
+	}
+	wait := min(time.Duration(s.queue[0].wake-time.Now().UnixNano()), limit)
 	if s.timer == nil {
 		s.timer = time.AfterFunc(wait, s.fire)
 		return
