@@ -110,16 +110,14 @@ func (c *CorpCredentials) Fetch(ctx context.Context) (Token, error) {
 	if c.SuiteTicket == nil {
 		return Token{}, fmt.Errorf("dingtoken: fetch %s: CorpCredentials.SuiteTicket is nil", c.Key())
 	}
-	ticket, err := c.SuiteTicket(ctx)
-	if err != nil {
-		return Token{}, fetchError(c.Key(), fmt.Errorf("getting the suite ticket: %w", err), c.SuiteSecret)
-	}
-	body := map[string]string{
-		"suiteKey": c.SuiteKey, "suiteSecret": c.SuiteSecret,
-		"authCorpId": c.AuthCorpID, "suiteTicket": ticket,
-	}
-	return fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/corpAccessToken",
-		body, c.Key(), c.Logger, c.SuiteSecret, ticket)
+	return fetchWithSuiteTicket(ctx, c.Key(), c.SuiteSecret, c.SuiteTicket, func(ticket string) (Token, error) {
+		body := map[string]string{
+			"suiteKey": c.SuiteKey, "suiteSecret": c.SuiteSecret,
+			"authCorpId": c.AuthCorpID, "suiteTicket": ticket,
+		}
+		return fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/corpAccessToken",
+			body, c.Key(), c.Logger, c.SuiteSecret, ticket)
+	})
 }
 
 // fetchJSON POSTs body to a new-API token endpoint.

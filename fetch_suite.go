@@ -48,19 +48,17 @@ func (c *SuiteCredentials) Fetch(ctx context.Context) (Token, error) {
 	if c.SuiteTicket == nil {
 		return Token{}, fmt.Errorf("dingtoken: fetch %s: SuiteCredentials.SuiteTicket is nil", c.Key())
 	}
-	ticket, err := c.SuiteTicket(ctx)
-	if err != nil {
-		return Token{}, fetchError(c.Key(), fmt.Errorf("getting the suite ticket: %w", err), c.SuiteSecret)
-	}
-	if c.Legacy {
-		return c.fetchLegacy(ctx, ticket)
-	}
-	// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0036-obtains-the-suite-acess-token-of-third-party-enterprise-applications.md:
-	// {"suiteKey", "suiteSecret", "suiteTicket"} -> {"accessToken", "expireIn"}
-	body := map[string]string{"suiteKey": c.SuiteKey, "suiteSecret": c.SuiteSecret, "suiteTicket": ticket}
-	t, err := fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/suiteAccessToken",
-		body, c.Key(), c.Logger, c.SuiteSecret, ticket)
-	return t, markCredentialError(err)
+	return fetchWithSuiteTicket(ctx, c.Key(), c.SuiteSecret, c.SuiteTicket, func(ticket string) (Token, error) {
+		if c.Legacy {
+			return c.fetchLegacy(ctx, ticket)
+		}
+		// docs/01-应用开发/02-4a8AMF6u2A-服务端API/0036-obtains-the-suite-acess-token-of-third-party-enterprise-applications.md:
+		// {"suiteKey", "suiteSecret", "suiteTicket"} -> {"accessToken", "expireIn"}
+		body := map[string]string{"suiteKey": c.SuiteKey, "suiteSecret": c.SuiteSecret, "suiteTicket": ticket}
+		t, err := fetchJSON(ctx, c.HTTPClient, endpoint(c.Endpoint, DefaultEndpoint)+"/v1.0/oauth2/suiteAccessToken",
+			body, c.Key(), c.Logger, c.SuiteSecret, ticket)
+		return t, markCredentialError(err)
+	})
 }
 
 // fetchLegacy asks the legacy endpoint, which takes a form, as the docs'
