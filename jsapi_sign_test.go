@@ -43,6 +43,25 @@ var jsapiVectors = []struct {
 	{"broken UTF-8 in the query", "dWk8xxxx", "nonce-1", 1736749852931,
 		"https://example.com/h5?a=%E9%92&b=%ED%A0%80&c=%F0%9F%98x&d=%C0%AF%FF&e=%E9%92%89%E9%92",
 		"b20a7e840b2419503a2cd376d956fe714e1fee8d11628a0b790a46f451d5f901", "bacb69c9c3d8bf979c7118613860214e4cff4673"},
+	// URLs java.net.URL takes as they are, which Go's url.Parse refuses (a
+	// '%' without two hex digits after it in the path, the fragment or the
+	// userinfo), then an IPv6 host with a port and escaped '#' and '&' in
+	// the query (DdConfigSign's decodeUrl, run on OpenJDK 25).
+	{"a bare '%' in the path", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://h.example/50%off/p?x=%E9%92%89",
+		"35501bce0f5c0b6bc52cd316741d0719146ffe5d2ed1db99fba6da9b779a4646", "0922f798f3fa0738678dd470f36dd8aad794bf3a"},
+	{"a bare '%' in a hash route", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://h.example/p?x=%41#/search?q=100%",
+		"94cfa3308ee7d4ba48211c22e2d4044c017b353c278ba62c331062e4c4508840", "e26ae66fef0d7b0433817531f849ff1ecd98235a"},
+	{"userinfo with a bare '%', and a port", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://user:p%zz@h.example:8443/p?x=%41",
+		"16bc4ce6c3bb649d3339b66d2132fc533591498e922772333919a64168359bb9", "68dc6e66acc0f01e39b3e9236fad09bfed5ff171"},
+	{"IPv6 host and port, an escaped '#' in the fragment", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://[fe80::1]:8443/p?x=%E9%92%89#a%23b",
+		"0131c41c73c3bda3e1be982ca350c4fe7155e3cafdf88f97464dc921f872d39a", "18d96d5849c311e8e97c6ae1b3b02cf74c7ce5a1"},
+	{"escaped '#' and '&' in the query", "dWk8xxxx", "nonce-1", 1736749852931,
+		"https://h.example/p?x=a%23b%26c#frag",
+		"996760f92b68ef71501e97ed8afecbefa6b96fbeac4c744390e91ce10358fe14", "61b19f453742afd5833b54be7125e6c9f2c55105"},
 }
 
 func TestSignJSAPIMatchesDingTalksCode(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -109,18 +108,19 @@ func (s *Server) CheckJSAPISignature(owner, signature, nonceStr string, timestam
 
 // signedURL rebuilds a page URL as the docs' Java decodeUrl does with
 // java.net.URL: protocol (lower case), authority and path as given, the query
-// URL-decoded by javaURLDecode; no fragment. It is written apart from dingtoken's own, so the
-// two check each other.
+// URL-decoded by javaURLDecode; no fragment. java.net.URL checks no escape,
+// so neither does this: a '%' without two hex digits after it in the path,
+// the userinfo or the fragment leaves the rest as DingTalk reads it (Go's
+// url.Parse refuses such a URL). It is written apart from dingtoken's own,
+// so the two check each other.
 func signedURL(pageURL string) string {
-	u, err := url.Parse(pageURL)
-	if err != nil || u.Scheme == "" {
-		return strings.SplitN(pageURL, "#", 2)[0]
+	rest, _, _ := strings.Cut(pageURL, "#")
+	colon := strings.IndexByte(rest, ':')
+	if colon <= 0 || !isURLScheme(rest[:colon]) {
+		return rest
 	}
-	rest := pageURL[len(u.Scheme)+1:]
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		rest = rest[:i]
-	}
-	out := strings.ToLower(u.Scheme) + ":"
+	out := strings.ToLower(rest[:colon]) + ":"
+	rest = rest[colon+1:]
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
 		q, ok := javaURLDecode(rest[i+1:])
 		if !ok {
@@ -129,6 +129,18 @@ func signedURL(pageURL string) string {
 		return out + rest[:i] + "?" + q
 	}
 	return out + rest
+}
+
+// isURLScheme reports whether s is a scheme as java.net.URL reads one: a
+// letter, then letters, digits, '+', '-' or '.'.
+func isURLScheme(s string) bool {
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(letters, rune(s[i])) && (i == 0 || !strings.ContainsRune("0123456789+-.", rune(s[i]))) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // serveJSAPITicket answers POST /v1.0/oauth2/jsapiTickets
