@@ -2,9 +2,11 @@ package dingtoken
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/dingtoken/dingtoken/internal/memcachedtest"
 )
 
@@ -47,5 +49,61 @@ func TestMemcacheRestartCostsNoStoreCall(t *testing.T) {
 	}
 	if _, err := ms[0].Store.Load(context.Background(), creds().Key()); err != nil {
 		t.Errorf("the token is not in the restarted memcached: %v", err)
+	}
+}
+
+// TestMemcacheRestartKeepsEveryCall: after a restart, each kind of call on
+// a store whose pool holds connections to the old process succeeds on its
+// first try, the lock apart from the token (SuiteTickets') too.
+func TestMemcacheRestartKeepsEveryCall(t *testing.T) {
+	mc := memcachedtest.StartOwn(t)
+	s := NewMemcacheStore(patientMemcache(mc.Addr))
+	ctx := context.Background()
+	tok := Token{Value: "tok-restart", Expiry: time.Now().Add(time.Hour)}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Save", func() error { return s.Save(ctx, "app:restart", tok) }},
+		{"Load", func() error { _, err := s.Load(ctx, "app:restart"); return err }},
+		{"Delete", func() error { return s.Delete(ctx, "app:restart", tok.Value) }},
+		{"TryLock", func() error {
+			unlock, ok, err := s.TryLock(ctx, "app:restart-apart", time.Minute)
+			if err == nil && !ok {
+				return errors.New("the free lock was not taken")
+			}
+			if unlock != nil {
+				unlock()
+			}
+			return err
+		}},
+		{"LoadOrLock", func() error {
+			_, lock, err := s.LoadOrLock(ctx, "app:restart-in-place", Token{}, time.Minute)
+			if err == nil && lock == nil {
+				return errors.New("the free lock was not taken")
+			}
+			if lock != nil {
+				defer lock.Unlock()
+				if err == nil {
+					err = lock.Extend(ctx, time.Minute)
+				}
+			}
+			return err
+		}},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			if err := s.Save(ctx, "app:restart", tok); err != nil { // the pool holds a connection
+				t.Fatal(err)
+			}
+			mc.Restart()
+			// Something to load and delete, sent by a client of its own.
+			if err := patientMemcache(mc.Addr).Set(&memcache.Item{Key: memcacheKey("app:restart"), Value: encodeMemcacheValue(tok), Expiration: 60}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.call(); err != nil {
+				t.Errorf("%s right after memcached restarted: %v", c.name, err)
+			}
+		})
 	}
 }
