@@ -74,8 +74,10 @@ func NewMemcacheStore(c *memcache.Client) *MemcacheStore {
 func (s *MemcacheStore) Load(ctx context.Context, key string) (Token, error) {
 	var item *memcache.Item
 	err := bounded(ctx, func() (err error) {
-		item, err = s.client.Get(memcacheKey(key))
-		return err
+		return s.retried(func() (err error) {
+			item, err = s.client.Get(memcacheKey(key))
+			return err
+		})
 	})
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return Token{}, ErrNotFound
@@ -100,7 +102,7 @@ func (s *MemcacheStore) Save(ctx context.Context, key string, t Token) error {
 		return nil
 	}
 	item := &memcache.Item{Key: memcacheKey(key), Value: encodeMemcacheValue(t), Expiration: exp}
-	if err := bounded(ctx, func() error { return s.client.Set(item) }); err != nil {
+	if err := bounded(ctx, func() error { return s.retried(func() error { return s.client.Set(item) }) }); err != nil {
 		return fmt.Errorf("dingtoken: memcached save: %w", err)
 	}
 	return nil
@@ -131,7 +133,7 @@ func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Durati
 	lockKey := memcacheKey("lock:" + key)
 	owner := []byte(newOwnerID())
 	item := &memcache.Item{Key: lockKey, Value: owner, Expiration: lockExpiration(ttl)}
-	err := bounded(ctx, func() error { return s.client.Add(item) })
+	err := bounded(ctx, func() error { return s.addLock(item) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		return nil, false, nil
 	}
@@ -147,6 +149,24 @@ func (s *MemcacheStore) TryLock(ctx context.Context, key string, ttl time.Durati
 		return func() { s.releaseLock(lockKey, owner, true) }, true, err
 	}
 	return func() { s.releaseLock(lockKey, owner, false) }, true, nil
+}
+
+// addLock adds item, a lock, as TryLock does. An add tried again on a new
+// connection and refused may have been refused because the first one took
+// the lock: then the lock is ours.
+func (s *MemcacheStore) addLock(item *memcache.Item) error {
+	again := false
+	err := s.retried(func() error {
+		err := s.client.Add(item)
+		if again && errors.Is(err, memcache.ErrNotStored) {
+			if found, gerr := s.client.Get(item.Key); gerr == nil && string(found.Value) == string(item.Value) {
+				return nil
+			}
+		}
+		again = true
+		return err
+	})
+	return err
 }
 
 // addMayHaveLanded reports whether an add that failed with err may have
@@ -191,7 +211,11 @@ const releaseAttempts = 3
 // from its release.
 func (s *MemcacheStore) compareAndDelete(key string, match func([]byte) bool) (deleted bool, err error) {
 	for range casAttempts {
-		item, err := s.client.Get(key)
+		var item *memcache.Item
+		err := s.retried(func() (err error) {
+			item, err = s.client.Get(key)
+			return err
+		})
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			return false, nil
 		}
@@ -202,7 +226,7 @@ func (s *MemcacheStore) compareAndDelete(key string, match func([]byte) bool) (d
 			return false, nil
 		}
 		item.Value, item.Expiration = nil, -1
-		err = s.client.CompareAndSwap(item)
+		err = s.retried(func() error { return s.client.CompareAndSwap(item) })
 		if errors.Is(err, memcache.ErrCASConflict) {
 			continue
 		}

@@ -71,7 +71,11 @@ func (s *MemcacheStore) LoadOrLock(ctx context.Context, key string, stale Token,
 // holder's lock, is left alone.
 func (s *MemcacheStore) extendLock(ctx context.Context, mkey string, value []byte, ttl time.Duration) error {
 	err := bounded(ctx, func() error {
-		item, err := s.client.Get(mkey)
+		var item *memcache.Item
+		err := s.retried(func() (err error) {
+			item, err = s.client.Get(mkey)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -79,7 +83,7 @@ func (s *MemcacheStore) extendLock(ctx context.Context, mkey string, value []byt
 			return errLockGone
 		}
 		item.Expiration = lockExpiration(ttl)
-		return s.client.CompareAndSwap(item)
+		return s.retried(func() error { return s.client.CompareAndSwap(item) })
 	})
 	if changedSince(err) {
 		err = errLockGone
@@ -129,10 +133,14 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
 		}
 		found := make(chan got, 1)
 		go func() {
-			item, err := s.client.Get(lock.Key)
+			var item *memcache.Item
+			err := s.retried(func() (err error) {
+				item, err = s.client.Get(lock.Key)
+				return err
+			})
 			found <- got{item, err}
 		}()
-		err := s.client.Add(lock)
+		err := s.retried(func() error { return s.client.Add(lock) })
 		if err == nil {
 			// Nothing was there: what the get sees is gone, or our lock.
 			// It finishes on its own.
@@ -146,6 +154,10 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
 			return lockLook{} // another process's value, come or gone just now
 		case g.err != nil:
 			return lockLook{sure: true, err: g.err}
+		case string(g.item.Value) == string(lock.Value):
+			// Our own add, tried again on a new connection after the
+			// first one's connection closed, or our cas of a look before.
+			return lockLook{locked: true}
 		case strings.HasPrefix(string(g.item.Value), memcacheLockValue):
 			return lockLook{} // another holder's lock
 		}
@@ -154,7 +166,7 @@ func (s *MemcacheStore) loadOrLock(lock *memcache.Item, stale Token) lockLook {
 			return lockLook{token: t}
 		}
 		g.item.Value, g.item.Expiration = lock.Value, lock.Expiration
-		err = s.client.CompareAndSwap(g.item)
+		err = s.retried(func() error { return s.client.CompareAndSwap(g.item) })
 		if err == nil {
 			return lockLook{locked: true, corrupt: corrupt}
 		}
