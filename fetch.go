@@ -52,8 +52,8 @@ func (c *AppCredentials) Fetch(ctx context.Context) (Token, error) {
 // GET {Endpoint}/gettoken?appkey=&appsecret=. The token is the same one the
 // new API hands out, so both kinds share the cache key "app:<AppKey>".
 type LegacyAppCredentials struct {
-	AppKey    string
-	AppSecret string
+	AppKey    string // the app's AppKey (now called Client ID)
+	AppSecret string // the app's AppSecret (now called Client Secret)
 
 	Endpoint   string       // if empty, DefaultLegacyEndpoint is used
 	HTTPClient *http.Client // if nil, a client from NewRetryClient is used
@@ -84,11 +84,11 @@ func (c *LegacyAppCredentials) Fetch(ctx context.Context) (Token, error) {
 // (a third-party app): POST {Endpoint}/v1.0/oauth2/corpAccessToken.
 // Every fetch gets a new token from DingTalk.
 type CorpCredentials struct {
-	SuiteKey    string
-	SuiteSecret string
-	AuthCorpID  string
-	// SuiteTicket returns the latest suite ticket, which DingTalk pushes to
-	// the suite's callback every few hours.
+	SuiteKey    string // the suite's Client ID (formerly SuiteKey)
+	SuiteSecret string // the suite's Client Secret (formerly SuiteSecret)
+	AuthCorpID  string // the corp that authorised the suite, whose token this is
+	// SuiteTicket returns the latest suite ticket, which DingTalk pushes
+	// every few hours; SuiteTickets.Ticket is one.
 	SuiteTicket func(ctx context.Context) (string, error)
 
 	Endpoint   string       // if empty, DefaultEndpoint is used

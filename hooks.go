@@ -64,8 +64,8 @@ func (s TokenSource) String() string {
 
 // TokenServedInfo describes a token handed out.
 type TokenServedInfo struct {
-	Key    string
-	Source TokenSource
+	Key    string      // the Fetcher's key
+	Source TokenSource // FromMemory or FromStore
 }
 
 // FetchStartInfo describes a fetch about to start.
@@ -73,15 +73,15 @@ type FetchStartInfo struct {
 	// Context is the refresh's context: the values of the caller that
 	// started it (such as its span), detached from its cancellation.
 	Context    context.Context
-	Key        string
-	Background bool // a refresh ahead of expiry, with no caller waiting
+	Key        string // the Fetcher's key
+	Background bool   // a refresh ahead of expiry, with no caller waiting
 }
 
 // FetchDoneInfo describes a finished fetch.
 type FetchDoneInfo struct {
-	Context  context.Context
-	Key      string
-	Duration time.Duration
+	Context  context.Context // the refresh's, as in FetchStartInfo
+	Key      string          // the Fetcher's key
+	Duration time.Duration   // how long the fetch took
 	// Err is the class of the failure, or "" after a success. The error
 	// itself is not given: a Fetcher of your own may have put a secret in it.
 	Err ErrorClass
@@ -92,8 +92,8 @@ type FetchDoneInfo struct {
 
 // LockWaitInfo describes a wait for another process's refresh.
 type LockWaitInfo struct {
-	Key      string
-	Duration time.Duration
+	Key      string        // the Fetcher's key
+	Duration time.Duration // how long this process waited
 	// Outcome is how the wait ended: "token" (the holder's token appeared),
 	// or, when this process then fetched on its own, "lock" (the lock went
 	// without a token), "store_error" or "timeout" (the lock outlived its TTL).
@@ -103,10 +103,10 @@ type LockWaitInfo struct {
 // TokenRejectedInfo describes DingTalk rejecting a token.
 type TokenRejectedInfo struct {
 	Context context.Context // the request's, or the one given to WithToken
-	Key     string
-	API     string // "new" (api.dingtalk.com /v1.0, /v2.0) or "legacy"
-	Status  int    // the HTTP status
-	Code    string // DingTalk's code, such as "40014" or "InvalidAuthentication"
+	Key     string          // the Fetcher's key
+	API     string          // "new" (api.dingtalk.com /v1.0, /v2.0) or "legacy"
+	Status  int             // the HTTP status
+	Code    string          // DingTalk's code, such as "40014" or "InvalidAuthentication"
 	// Dropped is true when the token was dropped and the request will be
 	// retried; false when the rejection was damped: the token fetched to
 	// replace a rejected one was rejected too, so DingTalk's answer is
@@ -117,19 +117,19 @@ type TokenRejectedInfo struct {
 // RetriedInfo describes a request sent again with a fresh token.
 type RetriedInfo struct {
 	Context context.Context // the request's, or the one given to WithToken
-	Key     string
+	Key     string          // the Fetcher's key
 }
 
 // StoreErrorInfo describes a failed Store or Locker call.
 type StoreErrorInfo struct {
-	Key     string
+	Key     string // the key the call was for: a Fetcher's, or "jsapi-seen:" and a JSAPITicket App's
 	Op      string // "load", "save", "delete", "lock"
 	Timeout bool   // the call timed out; the Store is skipped for a short while
 }
 
 // BackgroundRefreshInfo describes a refresh started ahead of expiry.
 type BackgroundRefreshInfo struct {
-	Key string
+	Key string // the Fetcher's key
 }
 
 // ErrorClass sorts fetch failures without quoting them.
@@ -141,10 +141,10 @@ const (
 	ErrClassMalformed          ErrorClass = "malformed_response"  // ErrMalformedResponse
 	ErrClassDingTalk           ErrorClass = "dingtalk_error"      // any other *APIError
 	ErrClassTimeout            ErrorClass = "timeout"             // the refresh or a network call timed out
-	ErrClassCanceled           ErrorClass = "canceled"
-	ErrClassNetwork            ErrorClass = "network" // a net.Error
-	ErrClassPanic              ErrorClass = "panic"   // ErrFetchPanicked
-	ErrClassOther              ErrorClass = "other"
+	ErrClassCanceled           ErrorClass = "canceled"            // context.Canceled
+	ErrClassNetwork            ErrorClass = "network"             // a net.Error
+	ErrClassPanic              ErrorClass = "panic"               // ErrFetchPanicked
+	ErrClassOther              ErrorClass = "other"               // anything else
 )
 
 // classify returns err's class and DingTalk's code, if it carries one.

@@ -13,8 +13,8 @@ import (
 // Its String, GoString, Format and LogValue methods never show Value, so a
 // Token can be printed or logged without leaking it.
 type Token struct {
-	Value  string
-	Expiry time.Time
+	Value  string    // the token as DingTalk issued it
+	Expiry time.Time // when it stops being valid; for a fetched token, counted from the moment its fetch started
 }
 
 // String describes t without its value.
