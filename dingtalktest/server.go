@@ -106,7 +106,8 @@ func (s *Server) AddSuite(suiteKey, secret, ticket string) {
 }
 
 // Fetches returns how many token requests reached the simulator for a client
-// ID or suite key, failed ones included.
+// ID, a suite key (its suite and corp tokens) or an SSO corp ID, failed ones
+// included.
 func (s *Server) Fetches(id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,6 +1,7 @@
-// Package redisstore is a [dingtoken.Store] and [dingtoken.Locker] on Redis,
-// through go-redis v9: a single node, a Sentinel-managed primary or a Redis
-// Cluster, whatever [redis.UniversalClient] is given.
+// Package redisstore is a [dingtoken.Store], [dingtoken.TokenLocker] and
+// [dingtoken.Locker] on Redis, through go-redis v9: a single node, a
+// Sentinel-managed primary or a Redis Cluster, whatever
+// [redis.UniversalClient] is given.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "10.0.0.5:6379", ContextTimeoutEnabled: true})
 //	manager := &dingtoken.Manager{Store: redisstore.New(rdb)}

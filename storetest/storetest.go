@@ -1,7 +1,7 @@
 // Package storetest is a conformance suite for implementations of
-// [dingtoken.Store] and [dingtoken.Locker]. Every Store in this repository
-// passes it; a Store for another backend (rueidis, SQL, etcd, ...) proves
-// itself the same way:
+// [dingtoken.Store], [dingtoken.Locker] and [dingtoken.TokenLocker]. Every
+// Store in this repository passes it; a Store for another backend (rueidis,
+// SQL, etcd, ...) proves itself the same way:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) dingtoken.Store {
@@ -37,7 +37,8 @@ import (
 // Run runs the suite against the Stores newStore returns, one per subtest.
 // Each must hold no tokens and no locks: a fresh backend, or a shared one
 // under a key prefix of its own. If the Store implements [dingtoken.Locker],
-// the lock is tested too; otherwise those subtests are skipped.
+// or [dingtoken.TokenLocker], that lock is tested too; otherwise those
+// subtests are skipped.
 func Run(t *testing.T, newStore func(t *testing.T) dingtoken.Store) {
 	t.Run("Miss", func(t *testing.T) { testMiss(t, newStore(t)) })
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, newStore(t)) })
