@@ -51,7 +51,9 @@ func redactedValue(v string) string {
 // Fetcher gets fresh access tokens from DingTalk for one set of credentials.
 type Fetcher interface {
 	// Key names the token in caches; fetchers with the same Key share one
-	// token. It must not change over the fetcher's life. It is not secret.
+	// token. It must not change over the fetcher's life (the credential
+	// types of this package may have their IDs set again: they then get
+	// the new key's token). It is not secret.
 	Key() string
 	// Fetch asks DingTalk for a token. The Manager calls it at most once at a
 	// time per Key, with a context detached from any single caller.

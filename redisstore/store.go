@@ -162,8 +162,8 @@ func (s *Store) Delete(ctx context.Context, key string, stale string) error {
 // connection, a closed client) or an error reply is ok false. (An answer
 // lost with its connection is usually resent by go-redis, and the script
 // counts a lock its owner already holds as taken.) On a Redis that runs no
-// script for this client, the lock is SET NX PX and its release a GET and a
-// DEL (see fallback.go).
+// script for this client (an ACL user without @scripting, EVAL renamed), the
+// lock is SET NX PX and its release a GET and a DEL.
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("dingtoken: redis lock: %w", err) // nothing sent

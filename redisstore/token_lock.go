@@ -25,7 +25,7 @@ const lockValue = valueVersion + ";1;"
 // off with its connection) reports the error with the lock as maybe ours,
 // and a resent call that finds its own lock counts it as taken.
 //
-// On a Redis that runs no script for this client (see fallback.go), it
+// On a Redis that runs no script for this client (as TryLock says), it
 // reads the token with GET and takes no lock: a usable token is returned,
 // and anything else is the refusal's error, so the caller fetches.
 func (s *Store) LoadOrLock(ctx context.Context, key string, stale dingtoken.Token, ttl time.Duration) (dingtoken.Token, *dingtoken.HeldLock, error) {
