@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // TokenRetryMax retries. Before retry n (from 0) it waits a random time in
 // the upper half of TokenRetryWaitMin<<n, a step TokenRetryWaitMax caps:
 // 0.25–0.5 s, 0.5–1 s and 1–2 s, 1.75–3.5 s in all. A 429 or 503 with
-// Retry-After in seconds waits that long instead, at most 10 s.
+// Retry-After (seconds or an HTTP date) waits that long if it is longer,
+// at most 10 s.
 const (
 	TokenRetryMax     = 3
 	TokenRetryWaitMin = 500 * time.Millisecond
@@ -94,18 +96,40 @@ func (r errReader) Read([]byte) (int, error) {
 	return 0, io.EOF
 }
 
-// tokenBackoff is a [retryablehttp.Backoff]: Retry-After when DingTalk sends
-// one with 429 or 503 (capped), otherwise exponential with jitter in the
-// upper half of each step, so that replicas retrying together spread out.
-func tokenBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-			return time.Duration(min(s, int(maxRetryAfter/time.Second))) * time.Second
-		}
+// retryAfter returns the wait the Retry-After header of a 429 or 503 asks
+// for, in seconds or as an HTTP date (RFC 9110, 10.2.3); a date already
+// past asks for none.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
 	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		// Capped at a day, which keeps the product from overflowing.
+		return time.Duration(min(s, 86400)) * time.Second, true
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(time.Until(at), 0), true
+	}
+	return 0, false
+}
+
+// tokenBackoff is a [retryablehttp.Backoff]: exponential with jitter in the
+// upper half of each step, so that replicas retrying together spread out;
+// longer when DingTalk asks for longer, by Retry-After with a 429 or 503
+// (at most maxRetryAfter). A Retry-After of 0 or a date past does not make
+// the retries come back to back.
+func tokenBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	step := lo << attempt
 	if step <= 0 || step > hi {
 		step = hi
 	}
-	return step/2 + rand.N(step/2+1)
+	wait := step/2 + rand.N(step/2+1)
+	if resp == nil {
+		return wait
+	}
+	if d, ok := retryAfter(resp); ok {
+		wait = max(wait, min(d, maxRetryAfter))
+	}
+	return wait
 }
