@@ -19,7 +19,8 @@ import (
 // the upper half of TokenRetryWaitMin<<n, a step TokenRetryWaitMax caps:
 // 0.25–0.5 s, 0.5–1 s and 1–2 s, 1.75–3.5 s in all. A 429 or 503 with
 // Retry-After (seconds or an HTTP date) waits that long if it is longer,
-// at most 10 s.
+// and is not retried when it asks for more than 10 s or for more than the
+// request's context has left.
 const (
 	TokenRetryMax     = 3
 	TokenRetryWaitMin = 500 * time.Millisecond
@@ -64,10 +65,19 @@ func (t retryTransport) CloseIdleConnections() { t.Client.HTTPClient.CloseIdleCo
 
 var defaultRetryClient = sync.OnceValue(func() *http.Client { return NewRetryClient(nil) })
 
-// retryTokenRequest is a [retryablehttp.CheckRetry]: the default policy, plus
-// the legacy endpoint's errcode -1, which comes with HTTP 200.
+// retryTokenRequest is a [retryablehttp.CheckRetry]: the default policy,
+// plus the legacy endpoint's errcode -1, which comes with HTTP 200. A
+// Retry-After the fetch could not wait out, longer than maxRetryAfter or
+// than what is left of ctx, ends the retries: the caller gets DingTalk's
+// answer at once rather than a bare deadline error, and DingTalk no
+// request it asked not to get.
 func retryTokenRequest(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	retry, rerr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	if retry && resp != nil {
+		if d, ok := retryAfter(resp); ok {
+			return canWait(ctx, d), nil
+		}
+	}
 	if retry || rerr != nil || resp == nil || resp.StatusCode != http.StatusOK {
 		return retry, rerr
 	}
@@ -84,6 +94,16 @@ func retryTokenRequest(ctx context.Context, resp *http.Response, err error) (boo
 	}
 	apiErr := parseAPIError(resp.StatusCode, body)
 	return apiErr != nil && apiErr.Code == "-1", nil
+}
+
+// canWait reports whether a wait of d before a retry is one to make: at
+// most maxRetryAfter, and over before ctx's deadline.
+func canWait(ctx context.Context, d time.Duration) bool {
+	if d > maxRetryAfter {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > d
 }
 
 // errReader returns err (or io.EOF when nil) from every Read.
@@ -105,7 +125,8 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	}
 	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
 	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-		// Capped at a day, which keeps the product from overflowing.
+		// Capped at a day, which keeps the product from overflowing:
+		// longer means the same, no retry.
 		return time.Duration(min(s, 86400)) * time.Second, true
 	}
 	if at, err := http.ParseTime(v); err == nil {
@@ -117,7 +138,7 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 // tokenBackoff is a [retryablehttp.Backoff]: exponential with jitter in the
 // upper half of each step, so that replicas retrying together spread out;
 // longer when DingTalk asks for longer, by Retry-After with a 429 or 503
-// (at most maxRetryAfter). A Retry-After of 0 or a date past does not make
+// (retryTokenRequest has made sure it is at most maxRetryAfter). A Retry-After of 0 or a date past does not make
 // the retries come back to back.
 func tokenBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	step := lo << attempt

@@ -2,6 +2,7 @@ package dingtoken
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"testing"
@@ -76,6 +77,38 @@ func TestRetryAfterIsHonouredInBothForms(t *testing.T) {
 			}
 			if gaps[0] < tt.minGap {
 				t.Errorf("retry sent %v after the answer, want at least %v", gaps[0], tt.minGap)
+			}
+		})
+	}
+}
+
+// TestRetryAfterBeyondTheRefreshIsNotWaitedFor: a Retry-After longer than
+// the fetch may wait (its cap, or what is left of RefreshTimeout) is not
+// slept through to end in a bare context.DeadlineExceeded, nor answered
+// with a request DingTalk asked not to get: the fetch fails at once with
+// DingTalk's answer, which names the throttling.
+func TestRetryAfterBeyondTheRefreshIsNotWaitedFor(t *testing.T) {
+	tests := []struct {
+		name           string
+		retryAfter     string
+		refreshTimeout time.Duration
+	}{
+		{"an hour", "3600", 5 * time.Second},
+		{"longer than the refresh timeout", "4", 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newSim(t)
+			srv.FailTokenRequests(10, dingtalktest.Fault{Status: 429, Header: http.Header{"Retry-After": {tt.retryAfter}}})
+			m := &Manager{RefreshTimeout: tt.refreshTimeout}
+			_, err := m.Token(context.Background(), appCreds(srv))
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != 429 || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err = %v, want DingTalk's 429 answer", err)
+			}
+			if got := srv.Fetches(testClientID); got != 1 {
+				t.Errorf("token endpoint called %d times, want 1", got)
 			}
 		})
 	}
