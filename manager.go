@@ -84,6 +84,7 @@ type Manager struct {
 	store     storeHealth  // skips a Store that timed out, for a while
 	work      pending      // refreshes and background Store work, for Flush
 	stats     counters
+	rejectMu  sync.Mutex // orders a rejection's record before or after a refresh's install (installUnlessRejected)
 
 	forgetAfter time.Duration // how long idle keys are kept; zero: defaultIdleAfter (tests shorten it)
 	lockLife    time.Duration // the refresh lock's TTL; zero: lockTTL (tests shorten it)
@@ -188,8 +189,10 @@ func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retr
 		m.stats.dampedRejections.Add(1)
 		return false
 	}
+	m.rejectMu.Lock()
 	ks.reject(Token{Value: stale})
 	ks.rejections.Add(1)
+	m.rejectMu.Unlock()
 	e := ks.current.Load()
 	if e == nil || e.token.Value != stale {
 		return true // dropped already; the current token is another one
@@ -334,31 +337,35 @@ func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, backgrou
 			m.recordFailure(ks, err)
 			return nil, err
 		}
-		if again && ks.rejectedSince(gen, t) {
-			// DingTalk rejected this very token while it was being fetched
-			// (it re-issues an internal app's token until it revokes it).
-			continue
-		}
 		e := m.newEntry(t, time.Now())
 		e.inStore = stored
-		e.replacement = ks.replacing.Swap(false)
 		if m.testHookInstalling != nil {
 			m.testHookInstalling()
 		}
-		m.install(ks, e)
-		if again && ks.rejectedSince(gen, t) {
-			// Or just before it was installed. A rejection records the
-			// token before it looks at the current one, and install
-			// replaced that before this look: one of the two sees the
-			// other. The token is taken back as a rejection drops it.
-			e.retired.Store(true)
-			ks.current.CompareAndSwap(e, nil)
-			ks.replacing.Store(true)
+		if !m.installUnlessRejected(ks, e, gen, again) {
 			continue
 		}
 		ks.failure.Store(nil)
 		return e, nil
 	}
+}
+
+// installUnlessRejected installs e, unless recheck is set and DingTalk
+// rejected e's token since ks had seen gen rejections: it re-issues an
+// internal app's token until it revokes it, so a refresh may obtain the
+// very token a caller is reporting rejected. The look and the install are
+// one step against a rejection's record: a rejection recorded before it is
+// seen here, and one recorded after finds e current and drops it, so the
+// token is never handed out after its rejection was known.
+func (m *Manager) installUnlessRejected(ks *keyState, e *entry, gen uint32, recheck bool) bool {
+	m.rejectMu.Lock()
+	defer m.rejectMu.Unlock()
+	if recheck && ks.rejectedSince(gen, e.token) {
+		return false
+	}
+	e.replacement = ks.replacing.Swap(false)
+	m.install(ks, e)
+	return true
 }
 
 // rejectedSince reports whether DingTalk rejected t after ks had seen gen
