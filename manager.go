@@ -357,14 +357,20 @@ func (m *Manager) refresh(ctx context.Context, ks *keyState, f Fetcher, backgrou
 // one step against a rejection's record: a rejection recorded before it is
 // seen here, and one recorded after finds e current and drops it, so the
 // token is never handed out after its rejection was known.
+//
+// The refresh is planned after the lock is let go: the scheduler's own
+// lock may be held a while (forgetting many idle keys at once), and
+// rejections of other keys need not wait for it.
 func (m *Manager) installUnlessRejected(ks *keyState, e *entry, gen uint32, recheck bool) bool {
 	m.rejectMu.Lock()
-	defer m.rejectMu.Unlock()
 	if recheck && ks.rejectedSince(gen, e.token) {
+		m.rejectMu.Unlock()
 		return false
 	}
 	e.replacement = ks.replacing.Swap(false)
-	m.install(ks, e)
+	m.place(ks, e)
+	m.rejectMu.Unlock()
+	m.plan(ks, e)
 	return true
 }
 

@@ -304,6 +304,17 @@ func (m *Manager) wake(now time.Time, ks *keyState) time.Time {
 
 // install makes e the token of ks and plans its refresh.
 func (m *Manager) install(ks *keyState, e *entry) {
+	m.place(ks, e)
+	m.plan(ks, e)
+}
+
+// plan has the scheduler wake ks when e is due for refresh.
+func (m *Manager) plan(ks *keyState, e *entry) {
+	m.scheduler().schedule(ks, time.Unix(0, e.refreshAt))
+}
+
+// place makes e the token of ks.
+func (m *Manager) place(ks *keyState, e *entry) {
 	if time.Now().UnixNano() >= e.refreshAt {
 		e.due.Store(true)
 	}
@@ -327,7 +338,6 @@ func (m *Manager) install(ks *keyState, e *entry) {
 	if old != nil && old.token.Value != e.token.Value {
 		ks.recordDropped(old.token) // a caller may still hold it, as ours
 	}
-	m.scheduler().schedule(ks, time.Unix(0, e.refreshAt))
 }
 
 // scheduler returns the Manager's scheduler, made on first use.
