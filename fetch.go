@@ -164,10 +164,15 @@ func sendTokenRequest(req *http.Request, client *http.Client) (resp *http.Respon
 }
 
 // fetchError prefixes err with the key and scrubs the secrets from it. An
-// APIError is returned as it is, so that errors.As finds it at the top.
+// APIError is returned as it is, so that errors.As finds it at the top,
+// with its text scrubbed: a gateway before DingTalk, or DingTalk itself,
+// may quote the request it refused, the secret in its query or body.
 func fetchError(key string, err error, secrets ...string) error {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr == err {
+		r := newRedactor(secrets)
+		apiErr.Code, apiErr.SubCode = r.redact(apiErr.Code), r.redact(apiErr.SubCode)
+		apiErr.Message, apiErr.RequestID = r.redact(apiErr.Message), r.redact(apiErr.RequestID)
 		return err
 	}
 	err = redactError(err, secrets...)

@@ -68,11 +68,39 @@ type fetcherSlot struct {
 	// Fetcher whose fields were set since (AuthCorpID to another corp) has
 	// another key, and must not get the old key's token.
 	a, b fieldRef
+	// app is the App of a JSAPITicket when ks was stored.
+	app fetcherRef
 }
 
 // keyFields are the fields a Fetcher's key is made of: a struct, not an
 // array, so that it is passed in registers.
-type keyFields struct{ a, b string }
+type keyFields struct {
+	a, b string
+	// app is a JSAPITicket's App, whose key is part of the ticket's. Its
+	// own fields are a and b; any other App (a FetcherFunc, another
+	// package's Fetcher, whose fields cannot be seen) has another key.
+	app Fetcher
+}
+
+// fetcherRef is a Fetcher's two words: its dynamic type and its data. Held
+// as pointers, neither is reused for another value, and what an interface
+// points to is never modified, so equal words are the same Fetcher (for a
+// pointer, the same pointer). Comparing them calls nothing, and cannot
+// panic on a Fetcher whose type is not comparable.
+type fetcherRef struct{ typ, data unsafe.Pointer }
+
+func wordsOf(f Fetcher) fetcherRef { return *(*fetcherRef)(unsafe.Pointer(&f)) }
+
+func (r *fetcherRef) is(f Fetcher) bool {
+	w := wordsOf(f)
+	return atomic.LoadPointer(&r.typ) == w.typ && atomic.LoadPointer(&r.data) == w.data
+}
+
+func (r *fetcherRef) set(f Fetcher) {
+	w := wordsOf(f)
+	atomic.StorePointer(&r.typ, w.typ)
+	atomic.StorePointer(&r.data, w.data)
+}
 
 // fieldRef is where a string's bytes were, and how many. Held as a pointer,
 // the old string's memory is not reused for a new string, so equal
@@ -94,7 +122,7 @@ func (r *fieldRef) set(s string) {
 // holds reports whether the slot's ks and e were stored for this Fetcher,
 // not for the one it was copied from, and for its fields as they are now.
 func (sl *fetcherSlot) holds(id keyFields) bool {
-	return atomic.LoadUintptr(&sl.owner) == uintptr(unsafe.Pointer(sl)) && sl.a.is(id.a) && sl.b.is(id.b)
+	return atomic.LoadUintptr(&sl.owner) == uintptr(unsafe.Pointer(sl)) && sl.a.is(id.a) && sl.b.is(id.b) && sl.app.is(id.app)
 }
 
 // fill points the slot at ks, the state of the key made of id.
@@ -103,6 +131,7 @@ func (sl *fetcherSlot) fill(ks *keyState, id keyFields) {
 	atomic.StorePointer(&sl.e, nil) // before the rest: another key's entry must not look like this one's
 	sl.a.set(id.a)
 	sl.b.set(id.b)
+	sl.app.set(id.app)
 	atomic.StoreUintptr(&sl.owner, uintptr(unsafe.Pointer(sl)))
 }
 
@@ -142,7 +171,7 @@ func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
 	switch f := f.(type) {
 	case *CorpCredentials:
 		if f != nil {
-			return &f.slot, keyFields{f.SuiteKey, f.AuthCorpID}
+			return &f.slot, keyFields{a: f.SuiteKey, b: f.AuthCorpID}
 		}
 	case *AppCredentials:
 		if f != nil {
@@ -154,7 +183,7 @@ func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
 		}
 	case *ClientCredentials:
 		if f != nil {
-			return &f.slot, keyFields{f.ClientID, f.CorpID}
+			return &f.slot, keyFields{a: f.ClientID, b: f.CorpID}
 		}
 	case *SuiteCredentials:
 		if f != nil {
@@ -170,8 +199,10 @@ func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
 		}
 	case *JSAPITicket:
 		if f != nil {
-			// An App of another package keeps its key, as Fetcher requires.
+			// An App of another package keeps its key, as Fetcher
+			// requires; another App is another key.
 			_, app := slotOf(f.App)
+			app.app = f.App
 			return &f.slot, app
 		}
 	default:
