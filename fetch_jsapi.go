@@ -65,9 +65,10 @@ type JSAPITicket struct {
 	HTTPClient *http.Client // sends the requests (under the Transport); if nil, a client from NewRetryClient is used
 	Logger     *slog.Logger // if nil, nothing is logged
 
-	mu   sync.Mutex // guards seen
-	seen sighting   // the last ticket this process fetched
-	slot fetcherSlot
+	mu      sync.Mutex // guards seen
+	seen    sighting   // the last ticket this process fetched
+	slot    fetcherSlot
+	slotApp fetcherRef // the App whose ticket's key slot holds
 }
 
 // sighting is when a ticket, known by its fingerprint, was first seen.

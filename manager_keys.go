@@ -68,19 +68,12 @@ type fetcherSlot struct {
 	// Fetcher whose fields were set since (AuthCorpID to another corp) has
 	// another key, and must not get the old key's token.
 	a, b fieldRef
-	// app is the App of a JSAPITicket when ks was stored.
-	app fetcherRef
 }
 
-// keyFields are the fields a Fetcher's key is made of: a struct, not an
-// array, so that it is passed in registers.
-type keyFields struct {
-	a, b string
-	// app is a JSAPITicket's App, whose key is part of the ticket's. Its
-	// own fields are a and b; any other App (a FetcherFunc, another
-	// package's Fetcher, whose fields cannot be seen) has another key.
-	app Fetcher
-}
+// keyFields are the fields a Fetcher's key is made of: two strings, which
+// the compiler keeps in registers (any more, and a hit copies them through
+// memory, at twice its cost).
+type keyFields struct{ a, b string }
 
 // fetcherRef is a Fetcher's two words: its dynamic type and its data. Held
 // as pointers, neither is reused for another value, and what an interface
@@ -89,15 +82,16 @@ type keyFields struct {
 // panic on a Fetcher whose type is not comparable.
 type fetcherRef struct{ typ, data unsafe.Pointer }
 
-func wordsOf(f Fetcher) fetcherRef { return *(*fetcherRef)(unsafe.Pointer(&f)) }
+// wordsAt returns the words of the Fetcher at p, read in place.
+func wordsAt(p *Fetcher) *fetcherRef { return (*fetcherRef)(unsafe.Pointer(p)) }
 
-func (r *fetcherRef) is(f Fetcher) bool {
-	w := wordsOf(f)
+func (r *fetcherRef) is(p *Fetcher) bool {
+	w := wordsAt(p)
 	return atomic.LoadPointer(&r.typ) == w.typ && atomic.LoadPointer(&r.data) == w.data
 }
 
-func (r *fetcherRef) set(f Fetcher) {
-	w := wordsOf(f)
+func (r *fetcherRef) set(p *Fetcher) {
+	w := wordsAt(p)
 	atomic.StorePointer(&r.typ, w.typ)
 	atomic.StorePointer(&r.data, w.data)
 }
@@ -122,7 +116,7 @@ func (r *fieldRef) set(s string) {
 // holds reports whether the slot's ks and e were stored for this Fetcher,
 // not for the one it was copied from, and for its fields as they are now.
 func (sl *fetcherSlot) holds(id keyFields) bool {
-	return atomic.LoadUintptr(&sl.owner) == uintptr(unsafe.Pointer(sl)) && sl.a.is(id.a) && sl.b.is(id.b) && sl.app.is(id.app)
+	return atomic.LoadUintptr(&sl.owner) == uintptr(unsafe.Pointer(sl)) && sl.a.is(id.a) && sl.b.is(id.b)
 }
 
 // fill points the slot at ks, the state of the key made of id.
@@ -131,7 +125,6 @@ func (sl *fetcherSlot) fill(ks *keyState, id keyFields) {
 	atomic.StorePointer(&sl.e, nil) // before the rest: another key's entry must not look like this one's
 	sl.a.set(id.a)
 	sl.b.set(id.b)
-	sl.app.set(id.app)
 	atomic.StoreUintptr(&sl.owner, uintptr(unsafe.Pointer(sl)))
 }
 
@@ -199,10 +192,15 @@ func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
 		}
 	case *JSAPITicket:
 		if f != nil {
-			// An App of another package keeps its key, as Fetcher
-			// requires; another App is another key.
+			// The key is made of the App's: its fields, if it is one of
+			// ours. Another App (a FetcherFunc, another package's
+			// Fetcher, whose fields cannot be seen) has another key: the
+			// slot no longer holds this one's.
+			if !f.slotApp.is(&f.App) {
+				f.slotApp.set(&f.App)
+				atomic.StoreUintptr(&f.slot.owner, 0)
+			}
 			_, app := slotOf(f.App)
-			app.app = f.App
 			return &f.slot, app
 		}
 	default:
