@@ -51,23 +51,7 @@ func (ks *keyState) recordDropped(t Token) {
 		return
 	}
 	rec := droppedToken{digest: sha256.Sum256([]byte(t.Value)), expiry: t.Expiry}
-	for {
-		old := ks.dropped.Load()
-		var next droppedTokens // sized to fit: an ISV has 100,000 keys
-		if old != nil {
-			next = make(droppedTokens, 0, min(len(*old)+1, maxDropped))
-			for _, d := range *old {
-				if now.Before(d.expiry) && d.digest != rec.digest {
-					next = append(next, d)
-				}
-			}
-		}
-		if len(next) == maxDropped {
-			next = append(next[:0], next[1:]...)
-		}
-		next = append(next, rec)
-		if ks.dropped.CompareAndSwap(old, &next) {
-			return
-		}
-	}
+	pushBounded(&ks.dropped, rec, maxDropped, func(d droppedToken) bool {
+		return now.Before(d.expiry) && d.digest != rec.digest
+	})
 }

@@ -14,24 +14,7 @@ type rejectedTokens []Token
 // reject records that DingTalk rejected t. A t whose Expiry is known (the
 // key's token) takes the place of its value recorded without one.
 func (ks *keyState) reject(t Token) {
-	for {
-		old := ks.rejected.Load()
-		next := make(rejectedTokens, 0, maxRejected)
-		if old != nil {
-			for _, r := range *old {
-				if r.Value != t.Value {
-					next = append(next, r)
-				}
-			}
-		}
-		if len(next) == maxRejected {
-			next = append(next[:0], next[1:]...)
-		}
-		next = append(next, t)
-		if ks.rejected.CompareAndSwap(old, &next) {
-			return
-		}
-	}
+	pushBounded(&ks.rejected, t, maxRejected, func(r Token) bool { return r.Value != t.Value })
 }
 
 // wasRejected reports whether DingTalk rejected value lately.
