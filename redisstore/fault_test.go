@@ -117,8 +117,7 @@ func TestSlowRedisEachCallGivesUp(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			proxy := redistest.NewProxy(t, srv.Addr)
 			proxy.SetDelay(500 * time.Millisecond)
-			c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ContextTimeoutEnabled: ctxTimeout})
-			t.Cleanup(func() { c.Close() })
+			c := newClientWith(t, &redis.Options{Addr: proxy.Addr, ContextTimeoutEnabled: ctxTimeout})
 			s := newStore(t, c, uniquePrefix(), 0)
 
 			for _, call := range []func() error{
@@ -230,10 +229,7 @@ func warm(t *testing.T, s *Store) {
 func TestLostLockAnswerIsResent(t *testing.T) {
 	for _, k := range lockKinds {
 		t.Run(k.name, func(t *testing.T) {
-			srv := redistest.Start(t)
-			proxy := redistest.NewProxy(t, srv.Addr)
-			s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), countTimeout)
-			warm(t, s)
+			srv, proxy, s := warmStoreBehindProxy(t, countTimeout)
 			proxy.CutNextAnswer()
 			unlock, ok, err := k.take(context.Background(), s, "app:lost")
 			if err != nil || !ok {
@@ -258,10 +254,7 @@ func TestLostLockAnswerIsResent(t *testing.T) {
 func TestUncertainLockIsReleased(t *testing.T) {
 	for _, k := range lockKinds {
 		t.Run(k.name, func(t *testing.T) {
-			srv := redistest.Start(t)
-			proxy := redistest.NewProxy(t, srv.Addr)
-			s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 300*time.Millisecond)
-			warm(t, s)
+			srv, proxy, s := warmStoreBehindProxy(t, 300*time.Millisecond)
 			proxy.HoldNextAnswer(3 * time.Second)
 			unlock, ok, err := k.take(context.Background(), s, "app:late")
 			if err == nil || !ok || unlock == nil {

@@ -40,9 +40,26 @@ func uniquePrefix() string {
 
 // newClient returns a client of the server at addr, closed when the test ends.
 func newClient(t testing.TB, addr string) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	return newClientWith(t, &redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+}
+
+// newClientWith returns a client made with opts, closed when t ends.
+func newClientWith(t testing.TB, opts *redis.Options) *redis.Client {
+	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// warmStoreBehindProxy starts a server and a proxy before it, and returns
+// them with a Store on a client through the proxy, giving up after
+// timeout, whose scripts Redis has run once already.
+func warmStoreBehindProxy(t *testing.T, timeout time.Duration) (*redistest.Server, *redistest.Proxy, *Store) {
+	t.Helper()
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr)
+	s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), timeout)
+	warm(t, s)
+	return srv, proxy, s
 }
 
 func newClusterClient(t testing.TB, addrs []string) *redis.ClusterClient {

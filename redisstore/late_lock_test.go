@@ -25,8 +25,7 @@ func TestLateLockScriptIsReleased(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			proxy := redistest.NewProxy(t, srv.Addr)
-			c := redis.NewClient(&redis.Options{Addr: proxy.Addr})
-			t.Cleanup(func() { c.Close() })
+			c := newClientWith(t, &redis.Options{Addr: proxy.Addr})
 			s := newStore(t, c, uniquePrefix(), 300*time.Millisecond)
 			// Another process has run the scripts before: Redis has them cached.
 			warm(t, newStore(t, newClient(t, srv.Addr), s.Prefix, countTimeout))

@@ -28,8 +28,7 @@ func TestScriptsRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func() redis.UniversalClient {
-				c := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "limited", Password: "pw", ContextTimeoutEnabled: true})
-				t.Cleanup(func() { c.Close() })
+				c := newClientWith(t, &redis.Options{Addr: srv.Addr, Username: "limited", Password: "pw", ContextTimeoutEnabled: true})
 				return c
 			}
 		}},

@@ -18,8 +18,7 @@ import (
 func TestSuiteTicketsPutWithALateLockAnswerReturns(t *testing.T) {
 	srv := redistest.Start(t)
 	proxy := redistest.NewProxy(t, srv.Addr)
-	c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: 12 * time.Second})
-	t.Cleanup(func() { c.Close() })
+	c := newClientWith(t, &redis.Options{Addr: proxy.Addr, ReadTimeout: 12 * time.Second})
 	s := newStore(t, c, uniquePrefix(), 300*time.Millisecond)
 	warm(t, s)
 	tickets := &dingtoken.SuiteTickets{SuiteKey: "suite-late", SuiteSecret: "suite-secret-7b", Store: s}

@@ -17,10 +17,7 @@ import (
 func TestCancelledLockIsReleased(t *testing.T) {
 	for _, k := range lockKinds {
 		t.Run(k.name, func(t *testing.T) {
-			srv := redistest.Start(t)
-			proxy := redistest.NewProxy(t, srv.Addr)
-			s := newStore(t, newClient(t, proxy.Addr), uniquePrefix(), 3*time.Second)
-			warm(t, s)
+			srv, proxy, s := warmStoreBehindProxy(t, 3*time.Second)
 			arrived := proxy.HoldNextAnswer(time.Second)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -54,8 +51,7 @@ func TestLostLockAnswerWithoutRetries(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			proxy := redistest.NewProxy(t, srv.Addr)
-			c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
-			t.Cleanup(func() { c.Close() })
+			c := newClientWith(t, &redis.Options{Addr: proxy.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 			s := newStore(t, c, uniquePrefix(), countTimeout)
 			warm(t, s)
 			proxy.CutNextAnswer()
