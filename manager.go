@@ -180,10 +180,11 @@ func (m *Manager) Invalidate(ctx context.Context, f Fetcher, stale string) {
 // invalidate is Invalidate, reporting whether the caller should send its
 // request again with a fresh token.
 func (m *Manager) invalidate(ctx context.Context, f Fetcher, stale string) (retry bool) {
-	if f == nil || stale == "" || isNilSlot(f) {
+	sl, id := slotOf(f)
+	if f == nil || stale == "" || sl == &nilSlot {
 		return false
 	}
-	ks := m.state(f)
+	ks := m.stateIn(f, sl, id)
 	now := time.Now()
 	if now.UnixNano() < ks.damped.Load() {
 		m.stats.dampedRejections.Add(1)

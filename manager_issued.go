@@ -23,10 +23,11 @@ type droppedToken struct {
 // replaces such a token, found on a request, with the current one; any other
 // token on a request belongs to someone else.
 func (m *Manager) issuedToken(f Fetcher, value string) bool {
-	if f == nil || value == "" || isNilSlot(f) {
+	sl, id := slotOf(f)
+	if f == nil || value == "" || sl == &nilSlot {
 		return false
 	}
-	ks := m.state(f)
+	ks := m.stateIn(f, sl, id)
 	if e := ks.current.Load(); e != nil && e.token.Value == value {
 		return true
 	}

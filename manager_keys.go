@@ -209,13 +209,6 @@ func slotOf(f Fetcher) (*fetcherSlot, keyFields) {
 	return &nilSlot, keyFields{}
 }
 
-// isNilSlot reports whether f is a nil pointer of one of this package's
-// Fetchers.
-func isNilSlot(f Fetcher) bool {
-	sl, _ := slotOf(f)
-	return sl == &nilSlot
-}
-
 // state returns the keyState for f: from f's own slot for the Fetchers of
 // this package; for other pointer Fetchers, from a concurrent map by
 // identity; else by f.Key().
